@@ -1,0 +1,66 @@
+import pytest
+import torch
+import torch.nn as nn
+
+from utils.models import MODELS, FinalNet, build_model, count_parameters
+
+SUB_20K = ["light", "light_bn", "light_bn_dropout", "light_gap", "final"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_maps_a_batch_of_digits_to_ten_logits(name):
+    model = build_model(name).eval()
+    assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_the_story_spends_the_budget_as_it_says():
+    params = {name: count_parameters(build_model(name)) for name in MODELS}
+    assert params["baseline"] > 100_000 and params["skeleton"] > 20_000
+    assert all(params[name] < 20_000 for name in SUB_20K)
+    assert params["light_gap"] < params["light_bn_dropout"] - 5_000  # GAP frees the 6x6 kernel
+
+
+def global_average_pools(model):
+    """Pooling layers whose output is 1x1: global average pooling, by either module."""
+    found = []
+
+    def hook(module, inputs, output):
+        if output.shape[-2:] == (1, 1) and inputs[0].shape[-1] > 1:
+            found.append(module)
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (nn.AdaptiveAvgPool2d, nn.AvgPool2d))]
+    model.eval()(torch.zeros(1, 1, 28, 28))
+    for h in handles:
+        h.remove()
+    return found
+
+
+def test_final_model_meets_the_brief():
+    model = FinalNet()
+    assert count_parameters(model) < 20_000
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    assert any(isinstance(m, nn.modules.dropout._DropoutNd) for m in model.modules())
+    assert global_average_pools(model)
+    # No large fully connected head: at most a 1x1 conv of a few hundred weights after GAP.
+    assert not any(isinstance(m, nn.Linear) for m in model.modules())
+
+
+def test_gap_detection_would_catch_a_model_without_it():
+    assert not global_average_pools(build_model("light_bn_dropout"))
+    assert global_average_pools(build_model("light_gap"))
+
+
+def test_unknown_model_name_lists_the_known_ones():
+    with pytest.raises(ValueError) as error:
+        build_model("resnet50")
+    assert "resnet50" in str(error.value)
+    assert all(name in str(error.value) for name in MODELS)
+
+
+def test_dropout_is_adjustable_and_batchnorm_convs_have_no_bias():
+    model = FinalNet(dropout=0.2)
+    assert {m.p for m in model.modules() if isinstance(m, nn.Dropout2d)} == {0.2}
+    for block in model:
+        if isinstance(block, nn.Sequential) and isinstance(block[1], nn.BatchNorm2d):
+            assert block[0].bias is None

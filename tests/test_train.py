@@ -1,0 +1,194 @@
+import json
+
+import pytest
+import torch
+
+from utils import data, train
+from utils.models import MODELS, build_model, count_parameters
+
+
+@pytest.fixture(autouse=True)
+def no_smoke(monkeypatch):
+    monkeypatch.delenv("WORKBOOK_SMOKE", raising=False)
+
+
+def tiny_loaders(seed=0, n=512):
+    (x, y), (xt, yt) = data.splits("test")
+    train_loader = data.TensorLoader(x[:n], y[:n], 64, shuffle=True,
+                                     augment=data.Augment(degrees=10), seed=seed)
+    return train_loader, data.TensorLoader(xt[:256], yt[:256], 256)
+
+
+def short_run(seed, epochs=2):
+    train.seed_everything(seed)
+    model = build_model("final")
+    loaders = tiny_loaders(seed)
+    optimizer = train.make_optimizer("sgd", model.parameters(), 0.05)
+    scheduler = train.make_scheduler("onecycle", optimizer, epochs, len(loaders[0]))
+    history = train.fit(model, *loaders, epochs, optimizer, scheduler, progress=False,
+                        log=lambda line: None)
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in history], model
+
+
+def test_same_seed_gives_the_same_history_on_cpu():
+    first, _ = short_run(seed=1)
+    second, _ = short_run(seed=1)
+    third, _ = short_run(seed=2)
+    assert first == second
+    assert first != third
+
+
+def test_onecycle_peaks_at_the_learning_rate_asked():
+    model = build_model("light")
+    optimizer = train.make_optimizer("sgd", model.parameters(), 0.1)
+    scheduler = train.make_scheduler("onecycle", optimizer, epochs=5, steps_per_epoch=10)
+    lrs = []
+    for _ in range(50):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert max(lrs) == pytest.approx(0.1) and lrs[0] == pytest.approx(0.01)
+    assert lrs[-1] < 1e-3
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
+def test_optimizers_are_built(name):
+    params = build_model("light").parameters()
+    assert train.make_optimizer(name, params, 0.01).param_groups[0]["lr"] == 0.01
+
+
+def test_unknown_optimizer_and_schedule_are_refused():
+    params = list(build_model("light").parameters())
+    with pytest.raises(ValueError, match="known: sgd, adam, adamw"):
+        train.make_optimizer("rmsprop", params, 0.01)
+    with pytest.raises(ValueError, match="known: onecycle"):
+        train.make_scheduler("cosine", train.make_optimizer("sgd", params, 0.01), 1, 1)
+
+
+def test_stop_at_target_stops_and_summary_finds_the_first_epoch():
+    model = build_model("light")
+    optimizer = train.make_optimizer("sgd", model.parameters(), 0.01)
+    history = train.fit(model, *tiny_loaders(), 3, optimizer, target=0.0, stop_at_target=True,
+                        progress=False, log=lambda line: None)
+    assert len(history) == 1
+    fake = [dict(epoch=e, train_acc=a - 1, test_acc=a, seconds=10.0 * e)
+            for e, a in enumerate([98.0, 99.41, 99.3, 99.5], start=1)]
+    s = train.summarize(fake, target=99.4)
+    assert (s["target_epoch"], s["target_seconds"]) == (2, 20.0)
+    assert (s["best_test_acc"], s["best_test_epoch"], s["last_test_acc"]) == (99.5, 4, 99.5)
+    assert train.summarize(fake, target=99.9)["target_epoch"] is None
+
+
+def test_misclassified_returns_only_mistakes():
+    model = build_model("light").eval()
+    images, labels, preds = train.misclassified(model, tiny_loaders()[1], limit=7)
+    assert len(images) == len(labels) == len(preds) == 7  # an untrained model errs often
+    assert (labels != preds).all()
+
+
+def test_weights_round_trip(tmp_path):
+    model = build_model("final")
+    train.save_weights(model, tmp_path / "w.pt", "final")
+    other = train.load_weights(build_model("final"), tmp_path / "w.pt")
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
+                                                  other.state_dict().values()))
+
+
+def test_checkpoint_of_another_model_is_refused_clearly(tmp_path):
+    train.save_weights(build_model("light"), tmp_path / "w.pt", "light")
+    with pytest.raises(train.CheckpointError, match="weights of model 'light'.*FinalNet"):
+        train.load_weights(build_model("final"), tmp_path / "w.pt")
+
+
+def test_unreadable_or_missing_checkpoint_is_refused(tmp_path):
+    (tmp_path / "w.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(train.CheckpointError, match="not a readable checkpoint"):
+        train.load_weights(build_model("final"), tmp_path / "w.pt")
+    with pytest.raises(train.CheckpointError, match="no checkpoint"):
+        train.load_weights(build_model("final"), tmp_path / "missing.pt")
+
+
+def test_interrupted_write_keeps_the_old_file(tmp_path):
+    path = tmp_path / "metrics.json"
+    train.save_json({"old": 1}, path)
+
+    def crash(tmp):
+        with open(tmp, "w") as f:
+            f.write('{"half": ')
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train.atomic_write(path, crash)
+    assert json.loads(path.read_text()) == {"old": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+# --- the command line ----------------------------------------------------------------------
+
+def test_cli_smoke_run_writes_metrics_weights_and_curves(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WORKBOOK_SMOKE", "1")
+    out = tmp_path / "run"
+    train.main(["--model", "final", "--epochs", "15", "--seed", "0", "--out", str(out),
+                "--no-progress"])
+    printed = capsys.readouterr().out
+    assert "smoke mode" in printed and "17,154 parameters" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["params"] == count_parameters(build_model("final")) and metrics["smoke"]
+    assert len(metrics["history"]) == 1  # smoke mode: one epoch
+    assert {"test_acc", "seconds", "train_acc", "lr"} <= set(metrics["history"][0])
+    train.load_weights(build_model("final"), out / "weights.pt")
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_will_not_overwrite_a_run(tmp_path, capsys):
+    (tmp_path / "metrics.json").write_text('{"keep": true}')
+    with pytest.raises(SystemExit, match="already holds a run.*--overwrite"):
+        train.main(["--out", str(tmp_path)])
+    assert (tmp_path / "metrics.json").read_text() == '{"keep": true}'
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "resnet"], "invalid choice: 'resnet' (choose from"),
+    (["--epochs", "0"], "must be at least 1"),
+    (["--lr", "-1"], "must be >= 0"),
+    (["--translate", "1.5"], "must be in [0, 1)"),
+    (["--optimizer", "lbfgs"], "invalid choice"),
+])
+def test_cli_bad_arguments_get_clear_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        train.parse_args(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    if "--model" in argv:
+        assert all(name in err.split("choose from")[1] for name in MODELS)
+
+
+def test_cli_without_data_says_where_to_put_it(tmp_path, monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    def refuse(*args, **kwargs):
+        raise urllib.error.URLError("offline (test)")
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    with pytest.raises(SystemExit, match="MNIST_ROOT"):
+        train.main(["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "run")])
+    assert not (tmp_path / "run").exists()
+
+
+def test_cuda_is_refused_clearly_when_absent():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        train.pick_device("cuda")
+
+
+def test_one_epoch_on_real_data_reaches_98_percent():
+    """The real thing, small: the final model, one epoch on all 60k images, on the CPU."""
+    train.seed_everything(0)
+    model = build_model("final")
+    loaders = data.fast_loaders(augment=data.Augment(degrees=10, translate=0.1, scale=0.1))
+    optimizer = train.make_optimizer("sgd", model.parameters(), 0.05, weight_decay=1e-4)
+    scheduler = train.make_scheduler("onecycle", optimizer, 1, len(loaders[0]))
+    history = train.fit(model, *loaders, 1, optimizer, scheduler, progress=False)
+    assert history[0]["test_acc"] >= 98.0

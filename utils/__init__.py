@@ -1,0 +1,1 @@
+"""Shared helpers of the mnist-sub20k workbook: data, models, training, plots."""

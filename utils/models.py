@@ -1,0 +1,172 @@
+"""The workbook's models, one per step, from a plain baseline to the final sub-20k network.
+
+Every model is an `nn.Sequential`, so it reads top to bottom in the order the data flows,
+and the comments give the output size and receptive field (RF) after each layer.
+"""
+import torch.nn as nn
+
+
+def conv_block(cin, cout, kernel=3, padding=0, bn=True, dropout=0.0):
+    """Conv -> (BatchNorm) -> ReLU -> (Dropout).
+
+    The conv has no bias when BN follows, because BN's own shift makes it redundant.
+    Dropout2d zeroes whole channels rather than single pixels: neighbouring pixels of a
+    feature map are so alike that dropping one barely regularizes (Tompson et al., 2015),
+    and it draws one random number per channel instead of one per pixel, which on a
+    CPU is much of the cost of a training step.
+    """
+    layers = [nn.Conv2d(cin, cout, kernel, padding=padding, bias=not bn)]
+    if bn:
+        layers.append(nn.BatchNorm2d(cout))
+    layers.append(nn.ReLU())
+    if dropout:
+        layers.append(nn.Dropout2d(dropout))
+    return nn.Sequential(*layers)
+
+
+def transition_block(cin, cout):
+    """Halve the image with max-pooling, then mix channels down with a 1x1 conv.
+    Pooling first makes the 1x1 conv four times cheaper."""
+    return nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(cin, cout, 1, bias=False))
+
+
+class BaselineCNN(nn.Sequential):
+    """Step 01: a plain CNN with a dense head. It learns, but has 5x the budget."""
+
+    def __init__(self):
+        super().__init__(
+            nn.Conv2d(1, 8, 3), nn.ReLU(),     # 26, RF 3
+            nn.Conv2d(8, 16, 3), nn.ReLU(),    # 24, RF 5
+            nn.MaxPool2d(2),                   # 12, RF 6
+            nn.Conv2d(16, 32, 3), nn.ReLU(),   # 10, RF 10
+            nn.MaxPool2d(2),                   # 5,  RF 12
+            nn.Flatten(),
+            nn.Linear(32 * 5 * 5, 128), nn.ReLU(),
+            nn.Linear(128, 10),
+        )
+
+
+class Skeleton(nn.Sequential):
+    """Step 02: the right shape. Two conv blocks around one transition, the RF grows to
+    cover the digit, and a last conv with a 6x6 kernel instead of a dense head."""
+
+    def __init__(self):
+        super().__init__(
+            conv_block(1, 16, bn=False),       # 26, RF 3
+            conv_block(16, 16, bn=False),      # 24, RF 5
+            transition_block(16, 16),          # 12, RF 6
+            conv_block(16, 32, bn=False),      # 10, RF 10
+            conv_block(32, 32, bn=False),      # 8,  RF 14
+            conv_block(32, 32, bn=False),      # 6,  RF 18
+            nn.Conv2d(32, 10, 6),              # 1,  RF 28
+            nn.Flatten(),
+        )
+
+
+class LightSkeleton(nn.Sequential):
+    """Step 03: the same shape with fewer channels, under 20,000 parameters."""
+
+    def __init__(self):
+        super().__init__(
+            conv_block(1, 8, bn=False),        # 26, RF 3
+            conv_block(8, 16, bn=False),       # 24, RF 5
+            transition_block(16, 8),           # 12, RF 6
+            conv_block(8, 16, bn=False),       # 10, RF 10
+            conv_block(16, 16, bn=False),      # 8,  RF 14
+            conv_block(16, 16, bn=False),      # 6,  RF 18
+            nn.Conv2d(16, 10, 6),              # 1,  RF 28
+            nn.Flatten(),
+        )
+
+
+class LightBN(nn.Sequential):
+    """Step 04: LightSkeleton with Batch Normalization after every 3x3 conv."""
+
+    def __init__(self):
+        super().__init__(
+            conv_block(1, 8),                  # 26, RF 3
+            conv_block(8, 16),                 # 24, RF 5
+            transition_block(16, 8),           # 12, RF 6
+            conv_block(8, 16),                 # 10, RF 10
+            conv_block(16, 16),                # 8,  RF 14
+            conv_block(16, 16),                # 6,  RF 18
+            nn.Conv2d(16, 10, 6),              # 1,  RF 28
+            nn.Flatten(),
+        )
+
+
+class LightBNDropout(nn.Sequential):
+    """Step 05: LightBN with a little Dropout after every 3x3 block."""
+
+    def __init__(self, dropout=0.05):
+        super().__init__(
+            conv_block(1, 8, dropout=dropout),     # 26, RF 3
+            conv_block(8, 16, dropout=dropout),    # 24, RF 5
+            transition_block(16, 8),               # 12, RF 6
+            conv_block(8, 16, dropout=dropout),    # 10, RF 10
+            conv_block(16, 16, dropout=dropout),   # 8,  RF 14
+            conv_block(16, 16, dropout=dropout),   # 6,  RF 18
+            nn.Conv2d(16, 10, 6),                  # 1,  RF 28
+            nn.Flatten(),
+        )
+
+
+class LightGAP(nn.Sequential):
+    """Step 06: the 6x6 last conv (5,760 weights) becomes Global Average Pooling and a
+    1x1 conv (160 weights): the same 10 outputs for 3% of the parameters."""
+
+    def __init__(self, dropout=0.05):
+        super().__init__(
+            conv_block(1, 8, dropout=dropout),     # 26, RF 3
+            conv_block(8, 16, dropout=dropout),    # 24, RF 5
+            transition_block(16, 8),               # 12, RF 6
+            conv_block(8, 16, dropout=dropout),    # 10, RF 10
+            conv_block(16, 16, dropout=dropout),   # 8,  RF 14
+            conv_block(16, 16, dropout=dropout),   # 6,  RF 18
+            nn.AdaptiveAvgPool2d(1),               # 1,  RF 18 (averages all 6x6)
+            nn.Conv2d(16, 10, 1),
+            nn.Flatten(),
+        )
+
+
+class FinalNet(nn.Sequential):
+    """Step 07 onwards, the workbook's final model: the parameters freed by GAP go into
+    a third conv before the pool (edges are combined into parts at RF 7, not 5) and into
+    wider layers after it, where a 3x3 conv costs a quarter of the compute."""
+
+    def __init__(self, dropout=0.05):
+        super().__init__(
+            conv_block(1, 8, dropout=dropout),                 # 26, RF 3
+            conv_block(8, 16, dropout=dropout),                # 24, RF 5
+            conv_block(16, 16, dropout=dropout),               # 22, RF 7
+            transition_block(16, 12),                          # 11, RF 8
+            conv_block(12, 24, dropout=dropout),               # 9,  RF 12
+            conv_block(24, 24, dropout=dropout),               # 7,  RF 16
+            conv_block(24, 24, padding=1, dropout=dropout),    # 7,  RF 20
+            nn.AdaptiveAvgPool2d(1),                           # 1,  RF 20 + the 7x7 average
+            nn.Conv2d(24, 10, 1),
+            nn.Flatten(),
+        )
+
+
+MODELS = {
+    "baseline": BaselineCNN,
+    "skeleton": Skeleton,
+    "light": LightSkeleton,
+    "light_bn": LightBN,
+    "light_bn_dropout": LightBNDropout,
+    "light_gap": LightGAP,
+    "final": FinalNet,
+}
+
+
+def build_model(name, **kwargs):
+    """A new model by its name in MODELS; an unknown name lists the known ones."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known models: {', '.join(MODELS)}")
+    return MODELS[name](**kwargs)
+
+
+def count_parameters(model):
+    """Trainable parameters (BatchNorm's running statistics are buffers, not counted)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,169 @@
+"""Figures for the workbook: sample images, augmentations, training curves, mistakes.
+
+Every function returns a matplotlib Figure, so a notebook shows it and a script can save
+or close it. With `save=path` the figure is also written there as a PNG.
+"""
+import math
+import os
+import tempfile
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.ticker import MaxNLocator
+
+
+def save_figure(fig, path, dpi=120):
+    """Write `fig` to `path` as a PNG, atomically.
+
+    The PNG goes to a temporary file in the same folder and is then renamed over `path`,
+    so a crash halfway never leaves a truncated image behind (a rename within one folder
+    is all or nothing).
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=dpi)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _finish(fig, save):
+    if save is not None:
+        save_figure(fig, save)
+    return fig
+
+
+def _as_image(image):
+    """(1, H, W) or (H, W), any dtype -> (H, W) float array for imshow."""
+    image = image.detach().cpu().float()
+    return image.squeeze(0).numpy() if image.dim() == 3 else image.numpy()
+
+
+def _image_grid(images, titles, ncols, title):
+    """Images in rows of `ncols`, each with a small title; spare cells stay blank."""
+    n = len(images)
+    if n == 0:
+        fig, ax = plt.subplots(figsize=(3, 1))
+        ax.text(0.5, 0.5, "no images", ha="center", va="center")
+        ax.axis("off")
+        return fig
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.1 * ncols, 1.4 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            # imshow scales each image to its own min..max, so raw bytes, [0, 1] floats and
+            # normalized tensors all look the same.
+            ax.imshow(_as_image(images[i]), cmap="gray")
+            ax.set_title(titles[i], fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def sample_grid(images, labels, ncols=10, title=None, save=None):
+    """Images (N, 1, 28, 28) or (N, 28, 28) with their labels (N,) as titles."""
+    titles = [str(int(label)) for label in labels]
+    return _finish(_image_grid(images, titles, ncols, title), save)
+
+
+def misclassified_grid(images, true, pred, ncols=10, save=None):
+    """Wrongly classified images, each titled "true→predicted", e.g. "7→1"."""
+    titles = [f"{int(t)}→{int(p)}" for t, p in zip(true, pred)]
+    return _finish(_image_grid(images, titles, ncols, "true → predicted"), save)
+
+
+def augmentation_preview(images, augmented, title=None, save=None):
+    """One row per original image: the original, then its version under each augmentation.
+
+    `augmented` maps a name (the column title) to a tensor shaped like `images`.
+    """
+    columns = {"original": images, **augmented}
+    nrows, ncols = len(images), len(columns)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.3 * ncols, 1.3 * nrows), squeeze=False)
+    for col, (name, batch) in enumerate(columns.items()):
+        axes[0, col].set_title(name, fontsize=9)
+        for row in range(nrows):
+            axes[row, col].imshow(_as_image(batch[row]), cmap="gray")
+            axes[row, col].axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _finish(fig, save)
+
+
+def curves(histories, target=None, save=None):
+    """Loss and accuracy per epoch: train dashed, test solid, one colour per run.
+
+    `histories` is one history (a list of per-epoch dicts with epoch, train_loss,
+    train_acc, test_loss, test_acc, ...) or a dict {run name: history}. `target`, an
+    accuracy in percent, is drawn as a dotted line.
+    """
+    if not isinstance(histories, dict):
+        histories = {"": histories}
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    accs = []
+    for i, (name, history) in enumerate(histories.items()):
+        epochs = [h["epoch"] for h in history]
+        prefix = f"{name} " if name else ""
+        for split, style in (("train", "--"), ("test", "-")):
+            label = prefix + split
+            ax_loss.plot(epochs, [h[f"{split}_loss"] for h in history], style,
+                         color=f"C{i}", label=label)
+            acc = [h[f"{split}_acc"] for h in history]
+            ax_acc.plot(epochs, acc, style, color=f"C{i}", label=label)
+            accs += acc
+    if target is not None:
+        ax_acc.axhline(target, color="black", linestyle=":", label=f"target {target}%")
+        accs.append(target)
+    if accs and max(accs) > 90:
+        # Zoom in on the last few percent, where the runs differ; early epochs below 90%
+        # are cut off.
+        ax_acc.set_ylim(max(min(accs), 90) - 0.5, min(max(accs) + 0.5, 100))
+    for ax, what in ((ax_loss, "loss"), (ax_acc, "accuracy (%)")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(what)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _finish(fig, save)
+
+
+def confusion_matrix(true, pred, num_classes=10):
+    """Counts (num_classes, num_classes): row = true label, column = predicted label.
+
+    Each (true, pred) pair becomes one number, true * num_classes + pred, so a single
+    bincount counts them all.
+    """
+    true = torch.as_tensor(true, dtype=torch.int64).flatten().cpu()
+    pred = torch.as_tensor(pred, dtype=torch.int64).flatten().cpu()
+    counts = torch.bincount(true * num_classes + pred, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes)
+
+
+def confusion_figure(cm, save=None):
+    """The confusion matrix as an image, with the count written in every cell."""
+    cm = torch.as_tensor(cm)
+    k = cm.shape[0]
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    ax.imshow(cm.numpy(), cmap="Blues")
+    middle = (cm.min().item() + cm.max().item()) / 2  # imshow spans min..max
+    for t in range(k):
+        for p in range(k):
+            count = cm[t, p].item()
+            ax.text(p, t, str(count), ha="center", va="center", fontsize=7,
+                    color="white" if count > middle else "black")
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fig.tight_layout()
+    return _finish(fig, save)

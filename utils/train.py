@@ -1,0 +1,360 @@
+"""Training: seeding, device, the train and test loops, `fit`, checkpoints, the command line.
+
+    python -m utils.train --model final --epochs 15 --seed 0 --out runs/final
+
+trains a model of `utils.models` and writes metrics.json, weights.pt and curves.png to --out.
+The defaults are the final recipe of the workbook (notebook 09).
+"""
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from utils import data
+from utils.models import MODELS, build_model, count_parameters
+
+
+# --- setup ---------------------------------------------------------------------------------
+
+def seed_everything(seed):
+    """Seed Python and torch (CPU and CUDA): on the CPU the same seed gives the same run."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(name=None):
+    """CUDA when present (or when asked for), else the CPU."""
+    if name is None:
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but torch sees no CUDA GPU here; "
+                         "leave --device out to use the CPU")
+    return torch.device(name)
+
+
+def make_optimizer(name, params, lr, momentum=0.9, nesterov=True, weight_decay=0.0):
+    """sgd (with momentum, Nesterov by default), adam or adamw."""
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0,
+                               weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; known: sgd, adam, adamw")
+
+
+def make_scheduler(name, optimizer, epochs, steps_per_epoch, max_lr=None):
+    """onecycle (stepped every batch), step (every epoch), plateau (every epoch) or none.
+
+    OneCycleLR warms up to max_lr for the first 20% of the steps, then anneals to
+    max_lr / 1e4: a high peak for speed, a long low tail for a stable last epoch.
+    """
+    if name == "none":
+        return None
+    if name == "onecycle":
+        max_lr = max_lr or optimizer.param_groups[0]["lr"]
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=max_lr, epochs=epochs, steps_per_epoch=steps_per_epoch,
+            pct_start=0.2, div_factor=10, final_div_factor=1000)
+    if name == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
+    if name == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1, patience=2)
+    raise ValueError(f"unknown schedule {name!r}; known: onecycle, step, plateau, none")
+
+
+# --- the loops -----------------------------------------------------------------------------
+
+def train_one_epoch(model, loader, optimizer, batch_scheduler=None, clip=None,
+                    label_smoothing=0.0, progress=True, desc="train"):
+    """One pass over `loader`; returns (mean loss, accuracy in %) over its samples."""
+    model.train()
+    device = next(model.parameters()).device
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+    for x, y in tqdm(loader, desc=desc, leave=False, disable=not progress, file=sys.stderr):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        logits = model(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        if batch_scheduler is not None:
+            batch_scheduler.step()
+        # Sums stay on the device: calling .item() every batch would stall a GPU.
+        total_loss += loss.detach() * len(y)
+        correct += (logits.argmax(1) == y).sum()
+        seen += len(y)
+    return total_loss.item() / seen, 100.0 * correct.item() / seen
+
+
+@torch.inference_mode()
+def evaluate(model, loader):
+    """(mean loss, accuracy in %) of `model` on `loader`, in eval mode."""
+    model.eval()
+    device = next(model.parameters()).device
+    total_loss, correct, seen = 0.0, 0, 0
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        logits = model(x)
+        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(y)
+    return total_loss / seen, 100.0 * correct / seen
+
+
+@torch.inference_mode()
+def predict(model, loader):
+    """(images, labels, predictions) for every sample of `loader`, on the CPU."""
+    model.eval()
+    device = next(model.parameters()).device
+    images, labels, preds = [], [], []
+    for x, y in loader:
+        images.append(x.cpu())
+        labels.append(y.cpu())
+        preds.append(model(x.to(device)).argmax(1).cpu())
+    return torch.cat(images), torch.cat(labels), torch.cat(preds)
+
+
+def misclassified(model, loader, limit=30):
+    """(images, true labels, predicted labels) of the first `limit` mistakes."""
+    images, labels, preds = predict(model, loader)
+    wrong = (preds != labels).nonzero().flatten()[:limit]
+    return images[wrong], labels[wrong], preds[wrong]
+
+
+def fit(model, train_loader, test_loader, epochs, optimizer, scheduler=None, clip=None,
+        label_smoothing=0.0, target=None, stop_at_target=False, progress=True, log=print):
+    """Train for `epochs`, evaluating after each; returns the history, one dict per epoch.
+
+    `seconds` is the wall time since the start, evaluation included. A ReduceLROnPlateau
+    schedule watches the training loss: watching the test loss would tune on the test set.
+    In smoke mode (WORKBOOK_SMOKE=1) only one epoch runs.
+    """
+    if data.smoke_mode() and epochs > 1:
+        log(f"WORKBOOK_SMOKE=1: training 1 epoch instead of {epochs}.")
+        epochs = 1
+    per_batch = isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR)
+    history, start = [], time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        lr = optimizer.param_groups[0]["lr"]
+        train_loss, train_acc = train_one_epoch(
+            model, train_loader, optimizer, scheduler if per_batch else None, clip,
+            label_smoothing, progress, desc=f"epoch {epoch}/{epochs}")
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(train_loss)
+        elif scheduler is not None and not per_batch:
+            scheduler.step()
+        test_loss, test_acc = evaluate(model, test_loader)
+        seconds = time.perf_counter() - start
+        history.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
+                            test_loss=test_loss, test_acc=test_acc, lr=lr, seconds=seconds))
+        log(f"epoch {epoch:2d}/{epochs}  train loss {train_loss:.4f} acc {train_acc:6.2f}%  "
+            f"test loss {test_loss:.4f} acc {test_acc:6.2f}%  lr {lr:.4f}  {seconds:6.1f}s")
+        if stop_at_target and target is not None and test_acc >= target:
+            log(f"reached {target}% at epoch {epoch}: stopping early.")
+            break
+    return history
+
+
+def summarize(history, target=99.4):
+    """Best and last accuracies, and when `target` % test accuracy was first reached."""
+    best_test = max(history, key=lambda h: h["test_acc"])
+    best_train = max(history, key=lambda h: h["train_acc"])
+    first = next((h for h in history if h["test_acc"] >= target), None)
+    return dict(
+        epochs=len(history),
+        best_train_acc=best_train["train_acc"], best_train_epoch=best_train["epoch"],
+        best_test_acc=best_test["test_acc"], best_test_epoch=best_test["epoch"],
+        last_test_acc=history[-1]["test_acc"],
+        target=target,
+        target_epoch=first["epoch"] if first else None,
+        target_seconds=first["seconds"] if first else None,
+        total_seconds=history[-1]["seconds"],
+    )
+
+
+# --- files, written so that an interruption never leaves half a file ------------------------
+
+def atomic_write(path, write):
+    """Call write(temp_path), then rename the temp file to `path` in one step."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def save_json(obj, path):
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=1) + "\n"))
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be loaded into the model at hand."""
+
+
+def save_weights(model, path, name=None):
+    """Save the state dict with the model's name, so a mismatch can be explained later."""
+    state = {"model": name or type(model).__name__, "state_dict": model.state_dict()}
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_weights(model, path):
+    """Load weights saved by `save_weights` into `model`, refusing any that do not fit.
+
+    `weights_only=True` loads tensors and plain containers only, never arbitrary code.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"no checkpoint at {path}: train one first with python -m utils.train")
+    except Exception as error:
+        raise CheckpointError(f"{path} is not a readable checkpoint ({error})") from error
+    if not isinstance(state, dict) or "state_dict" not in state:
+        raise CheckpointError(f"{path} was not written by utils.train.save_weights")
+    try:
+        model.load_state_dict(state["state_dict"])
+    except RuntimeError as error:
+        raise CheckpointError(
+            f"{path} holds weights of model {state.get('model')!r}, which do not fit "
+            f"{type(model).__name__}: load it into a {state.get('model')} instead.\n{error}"
+        ) from None
+    return model
+
+
+# --- the command line ----------------------------------------------------------------------
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def fraction(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), not {value}")
+    return value
+
+
+def non_negative(text):
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
+    return value
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m utils.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="final", choices=list(MODELS))
+    p.add_argument("--epochs", type=positive_int, default=15)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("runs/final"),
+                   help="folder for metrics.json, weights.pt and curves.png")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier run in --out")
+    p.add_argument("--data", default=None,
+                   help="folder holding MNIST/raw/ (default: $MNIST_ROOT, else data/)")
+    p.add_argument("--protocol", choices=["test", "val"], default="test",
+                   help="test: 60k train / 10k test; val: 50k train / 10k validation")
+    p.add_argument("--pipeline", choices=["fast", "torchvision"], default="fast",
+                   help="fast: tensors on the device; torchvision: PIL transforms + DataLoader")
+    p.add_argument("--workers", type=int, default=2, help="DataLoader workers (torchvision)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="sgd")
+    p.add_argument("--lr", type=non_negative, default=0.05, help="peak lr for onecycle")
+    p.add_argument("--momentum", type=fraction, default=0.9)
+    p.add_argument("--weight-decay", type=non_negative, default=1e-4)
+    p.add_argument("--schedule", choices=["onecycle", "step", "plateau", "none"],
+                   default="onecycle")
+    p.add_argument("--dropout", type=fraction, default=None,
+                   help="dropout of the models that have it (default: the model's own)")
+    p.add_argument("--label-smoothing", type=fraction, default=0.0)
+    p.add_argument("--clip", type=non_negative, default=None, help="max gradient norm")
+    p.add_argument("--degrees", type=non_negative, default=10.0, help="rotation, +-degrees")
+    p.add_argument("--translate", type=fraction, default=0.1, help="shift, fraction of size")
+    p.add_argument("--scale", type=fraction, default=0.1, help="zoom in [1-s, 1+s]")
+    p.add_argument("--shear", type=non_negative, default=0.0, help="shear, +-degrees")
+    p.add_argument("--cutout", type=int, default=0, help="side of a square cut out, pixels")
+    p.add_argument("--target", type=float, default=99.4, help="test accuracy to report, %%")
+    p.add_argument("--stop-at-target", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no per-batch progress bar")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    out = args.out
+    existing = [out / f for f in ("metrics.json", "weights.pt") if (out / f).exists()]
+    if existing and not args.overwrite:
+        sys.exit(f"error: {out} already holds a run ({', '.join(p.name for p in existing)}); "
+                 "pass --overwrite to replace it, or choose another --out")
+
+    device = pick_device(args.device)
+    seed_everything(args.seed)
+    augment = data.Augment(args.degrees, args.translate, args.scale, args.shear, args.cutout)
+    try:
+        if args.pipeline == "fast":
+            train_loader, test_loader = data.fast_loaders(
+                args.protocol, augment, args.batch_size, device, args.data, args.seed)
+        else:
+            train_loader, test_loader = data.torchvision_loaders(
+                args.protocol, augment, args.batch_size, args.data, args.seed, args.workers)
+    except data.DataError as error:
+        sys.exit(f"error: {error}")
+
+    kwargs = {} if args.dropout is None else {"dropout": args.dropout}
+    model = build_model(args.model, **kwargs).to(device)
+    params = count_parameters(model)
+    optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum,
+                               weight_decay=args.weight_decay)
+    epochs = 1 if data.smoke_mode() else args.epochs
+    scheduler = make_scheduler(args.schedule, optimizer, epochs, len(train_loader))
+    held_out = "validation" if args.protocol == "val" else "test"
+    print(f"{args.model}: {params:,} parameters on {device}, {args.pipeline} pipeline, "
+          f"{augment}, {args.optimizer} lr {args.lr} {args.schedule}, "
+          f"evaluated on the {held_out} set")
+
+    history = fit(model, train_loader, test_loader, epochs, optimizer, scheduler, args.clip,
+                  args.label_smoothing, args.target, args.stop_at_target, not args.no_progress)
+    summary = summarize(history, args.target)
+    metrics = dict(model=args.model, params=params, device=str(device), evaluated_on=held_out,
+                   smoke=data.smoke_mode(), args={k: str(v) if isinstance(v, Path) else v
+                                                  for k, v in vars(args).items()},
+                   summary=summary, history=history)
+    save_weights(model, out / "weights.pt", args.model)
+    save_json(metrics, out / "metrics.json")
+    from utils.plot import curves  # matplotlib only once there is something to draw
+    curves(history, target=args.target, save=out / "curves.png")
+
+    s = summary
+    reached = (f"first reached {s['target']}% at epoch {s['target_epoch']} after "
+               f"{s['target_seconds']:.1f}s" if s["target_epoch"] else
+               f"never reached {s['target']}%")
+    print(f"\n{args.model}: {params:,} parameters | best {held_out} acc {s['best_test_acc']:.2f}% "
+          f"(epoch {s['best_test_epoch']}) | last {s['last_test_acc']:.2f}% | {reached} | "
+          f"total {s['total_seconds']:.1f}s\nwrote {out}/metrics.json, weights.pt, curves.png")
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
