@@ -2,9 +2,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from utils.models import MODELS, FinalNet, build_model, count_parameters
+from utils.models import MODELS, FinalNet, ScaledFinalNet, build_model, count_parameters
 
-SUB_20K = ["light", "light_bn", "light_bn_dropout", "light_gap", "final"]
+SUB_20K = ["light", "light_bn", "light_bn_dropout", "light_gap", "final", "tiny"]
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -64,3 +64,13 @@ def test_dropout_is_adjustable_and_batchnorm_convs_have_no_bias():
     for block in model:
         if isinstance(block, nn.Sequential) and isinstance(block[1], nn.BatchNorm2d):
             assert block[0].bias is None
+
+
+def test_scaled_final_net_is_final_net_at_its_widths_and_tiny_by_default():
+    shapes = {k: v.shape for k, v in FinalNet().state_dict().items()}
+    assert {k: v.shape for k, v in ScaledFinalNet((8, 16, 12, 24)).state_dict().items()} == shapes
+    tiny = build_model("tiny")
+    assert count_parameters(tiny) < 4_000
+    assert global_average_pools(tiny)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in tiny.modules())
+    assert any(isinstance(m, nn.modules.dropout._DropoutNd) for m in tiny.modules())

@@ -108,21 +108,6 @@ def test_unreadable_or_missing_checkpoint_is_refused(tmp_path):
         train.load_weights(build_model("final"), tmp_path / "missing.pt")
 
 
-def test_interrupted_write_keeps_the_old_file(tmp_path):
-    path = tmp_path / "metrics.json"
-    train.save_json({"old": 1}, path)
-
-    def crash(tmp):
-        with open(tmp, "w") as f:
-            f.write('{"half": ')
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train.atomic_write(path, crash)
-    assert json.loads(path.read_text()) == {"old": 1}
-    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
-
-
 # --- the command line ----------------------------------------------------------------------
 
 def test_cli_smoke_run_writes_metrics_weights_and_curves(tmp_path, monkeypatch, capsys):
@@ -162,6 +147,14 @@ def test_cli_bad_arguments_get_clear_errors(argv, message, capsys):
     assert message in err
     if "--model" in argv:
         assert all(name in err.split("choose from")[1] for name in MODELS)
+
+
+def test_cli_refuses_options_the_model_does_not_take(tmp_path):
+    with pytest.raises(SystemExit, match="--model baseline takes no --dropout; models that do: "
+                                         "light_bn_dropout, light_gap, final, tiny"):
+        train.main(["--model", "baseline", "--dropout", "0.1", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="takes no --widths; models that do: tiny"):
+        train.main(["--model", "final", "--widths", "4", "8", "6", "10", "--out", str(tmp_path)])
 
 
 def test_cli_without_data_says_where_to_put_it(tmp_path, monkeypatch):

@@ -4,32 +4,17 @@ Every function returns a matplotlib Figure, so a notebook shows it and a script 
 or close it. With `save=path` the figure is also written there as a PNG.
 """
 import math
-import os
-import tempfile
 
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.ticker import MaxNLocator
 
+from utils.report import atomic_write
+
 
 def save_figure(fig, path, dpi=120):
-    """Write `fig` to `path` as a PNG, atomically.
-
-    The PNG goes to a temporary file in the same folder and is then renamed over `path`,
-    so a crash halfway never leaves a truncated image behind (a rename within one folder
-    is all or nothing).
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write `fig` to `path` as a PNG, atomically (never a truncated image)."""
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
 
 
 def _finish(fig, save):
@@ -165,5 +150,59 @@ def confusion_figure(cm, save=None):
     ax.set_yticks(range(k))
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
+    fig.tight_layout()
+    return _finish(fig, save)
+
+
+def seeds_figure(study, targets=(99.4, 99.6), save=None):
+    """A seed study (utils.seeds): test accuracy per epoch of every seed, and each seed's
+    final-epoch and best-epoch accuracy with their means."""
+    fig, (ax_runs, ax_dots) = plt.subplots(1, 2, figsize=(11, 4),
+                                           gridspec_kw={"width_ratios": [2, 1]})
+    for i, run in enumerate(study["per_seed"]):
+        epochs = range(1, len(run["test_acc"]) + 1)
+        ax_runs.plot(epochs, run["test_acc"], color=f"C{i}", label=f"seed {run['seed']}")
+    for key, x in (("final", 0), ("best", 1)):
+        values = [run[f"{key}_test_acc"] for run in study["per_seed"]]
+        ax_dots.scatter([x] * len(values), values, color=[f"C{i}" for i in range(len(values))])
+        mean = study[key]["mean"]
+        ax_dots.hlines(mean, x - 0.25, x + 0.25, color="black")
+        ax_dots.annotate(f"mean {mean:.2f}%", (x + 0.27, mean), fontsize=8, va="center")
+    ax_dots.set_xticks([0, 1], ["final epoch", "best epoch"])
+    ax_dots.set_xlim(-0.5, 1.9)
+    for ax in (ax_runs, ax_dots):
+        for target in targets:
+            ax.axhline(target, color="gray", linestyle=":")
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+    ax_runs.set_ylim(max(98.8, min(min(r["test_acc"]) for r in study["per_seed"]) - 0.05), None)
+    ax_runs.set_xlabel("epoch")
+    ax_runs.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_runs.legend(fontsize=8)
+    fig.suptitle(f"{study['seeds']} seeds of the same recipe")
+    fig.tight_layout()
+    return _finish(fig, save)
+
+
+def pareto_figure(studies, target=99.4, save=None):
+    """Final-epoch test accuracy against parameters: every seed as a dot, the mean as a
+    line with its standard deviation as error bars."""
+    studies = sorted(studies, key=lambda s: s["per_seed"][0]["params"])
+    params = [s["per_seed"][0]["params"] for s in studies]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for p, s in zip(params, studies):
+        ax.scatter([p] * s["seeds"], [r["final_test_acc"] for r in s["per_seed"]],
+                   color="C0", alpha=0.4, s=12)
+    ax.errorbar(params, [s["final"]["mean"] for s in studies],
+                yerr=[s["final"]["std"] for s in studies], color="C0", marker="o", capsize=3,
+                label="mean ± std over seeds")
+    ax.axhline(target, color="black", linestyle=":", label=f"{target}%")
+    ax.set_xscale("log")
+    ax.set_xticks(params, [f"{p / 1000:.1f}k" for p in params])
+    ax.minorticks_off()
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("final-epoch test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return _finish(fig, save)

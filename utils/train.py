@@ -6,11 +6,9 @@ trains a model of `utils.models` and writes metrics.json, weights.pt and curves.
 The defaults are the final recipe of the workbook (notebook 09).
 """
 import argparse
-import json
-import os
+import inspect
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from tqdm.auto import tqdm
 
 from utils import data
 from utils.models import MODELS, build_model, count_parameters
+from utils.report import atomic_write, save_json
 
 
 # --- setup ---------------------------------------------------------------------------------
@@ -186,25 +185,7 @@ def summarize(history, target=99.4):
     )
 
 
-# --- files, written so that an interruption never leaves half a file ------------------------
-
-def atomic_write(path, write):
-    """Call write(temp_path), then rename the temp file to `path` in one step."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def save_json(obj, path):
-    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=1) + "\n"))
-
+# --- checkpoints ---------------------------------------------------------------------------
 
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be loaded into the model at hand."""
@@ -288,6 +269,8 @@ def parse_args(argv=None):
                    default="onecycle")
     p.add_argument("--dropout", type=fraction, default=None,
                    help="dropout of the models that have it (default: the model's own)")
+    p.add_argument("--widths", type=positive_int, nargs=4, default=None, metavar="W",
+                   help="the four widths of --model tiny (see ScaledFinalNet)")
     p.add_argument("--label-smoothing", type=fraction, default=0.0)
     p.add_argument("--clip", type=non_negative, default=None, help="max gradient norm")
     p.add_argument("--degrees", type=non_negative, default=10.0, help="rotation, +-degrees")
@@ -301,8 +284,21 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def model_options(args):
+    """--dropout and --widths for the models that take them; a clear error for the others."""
+    options = {k: v for k, v in (("dropout", args.dropout), ("widths", args.widths))
+               if v is not None}
+    accepted = inspect.signature(MODELS[args.model]).parameters
+    refused = [k for k in options if k not in accepted]
+    if refused:
+        sys.exit(f"error: --model {args.model} takes no --{refused[0]}; models that do: "
+                 + ", ".join(n for n, m in MODELS.items() if refused[0] in inspect.signature(m).parameters))
+    return options
+
+
 def main(argv=None):
     args = parse_args(argv)
+    options = model_options(args)
     out = args.out
     existing = [out / f for f in ("metrics.json", "weights.pt") if (out / f).exists()]
     if existing and not args.overwrite:
@@ -322,8 +318,7 @@ def main(argv=None):
     except data.DataError as error:
         sys.exit(f"error: {error}")
 
-    kwargs = {} if args.dropout is None else {"dropout": args.dropout}
-    model = build_model(args.model, **kwargs).to(device)
+    model = build_model(args.model, **options).to(device)
     params = count_parameters(model)
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum,
                                weight_decay=args.weight_decay)

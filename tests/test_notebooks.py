@@ -1,0 +1,76 @@
+"""The committed notebooks and README tell the truth: executed in full, in order, without
+errors, and every figure they quote in prose is one their outputs (or saved metrics) show.
+nbval re-runs the notebooks themselves; these tests look at what is committed."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from utils import report
+
+NOTEBOOKS = sorted((report.REPO_ROOT / "notebooks").glob("*.ipynb"))
+PERCENT = re.compile(r"\d{2}\.\d{1,2}%")
+
+
+def load(path):
+    return json.loads(Path(path).read_text())
+
+
+def outputs_text(nb):
+    parts = []
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            parts.append("".join(out.get("text", "")))
+            parts.append("".join(out.get("data", {}).get("text/plain", "")))
+            parts.append("".join(out.get("data", {}).get("text/markdown", "")))
+    return "\n".join(parts)
+
+
+def test_there_is_a_numbered_sequence():
+    names = [p.stem for p in NOTEBOOKS]
+    assert names[0] == "00_data" and "09_schedule" in names and "10_results" in names
+    assert [n[:2] for n in names] == [f"{i:02d}" for i in range(len(names))]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_committed_executed_in_order_from_a_full_run(path):
+    nb = load(path)
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1))
+    assert not any(o["output_type"] == "error" for c in code for o in c["outputs"])
+    assert "WORKBOOK_SMOKE=1" not in outputs_text(nb), "committed outputs come from smoke mode"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_opens_in_colab_with_a_gpu(path):
+    nb = load(path)
+    first = "".join(nb["cells"][0]["source"])
+    assert f"blob/main/notebooks/{path.name})" in first and "colab-badge.svg" in first
+    assert nb["metadata"]["accelerator"] == "GPU"
+    setup = "".join(nb["cells"][1]["source"])
+    assert '"google.colab" in sys.modules' in setup and "sys.path.insert" in setup
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_percentages_in_the_prose_are_in_the_outputs(path):
+    nb = load(path)
+    shown = outputs_text(nb) + json.dumps(report.load_steps())
+    prose = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    missing = [p for p in PERCENT.findall(prose) if p not in shown]
+    assert not missing, f"{path.name} quotes {missing}, which none of its outputs shows"
+
+
+def readme_block(block):
+    start, end = report.markers(block)
+    text = report.README.read_text()
+    return text[text.index(start) + len(start):text.index(end)].strip()
+
+
+def test_readme_tables_match_the_saved_results():
+    steps = report.load_steps()
+    assert len(steps) >= 9 and not any(s["smoke"] for s in steps)
+    blocks = report.readme_blocks()
+    assert set(blocks) == {"results", "seeds", "bench"}
+    for block, text in blocks.items():
+        assert readme_block(block) == text, f"README's {block} block is stale: run python -m utils.report"

@@ -1,0 +1,56 @@
+import json
+
+import pytest
+
+from utils import report
+
+
+@pytest.fixture(autouse=True)
+def no_smoke(monkeypatch):
+    monkeypatch.delenv("WORKBOOK_SMOKE", raising=False)
+
+
+def test_interrupted_write_keeps_the_old_file(tmp_path):
+    path = tmp_path / "metrics.json"
+    report.save_json({"old": 1}, path)
+
+    def crash(tmp):
+        with open(tmp, "w") as f:
+            f.write('{"half": ')
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        report.atomic_write(path, crash)
+    assert json.loads(path.read_text()) == {"old": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def summary(best, last):
+    return dict(best_train_acc=99.9, best_test_acc=best, best_test_epoch=3, last_test_acc=last,
+                epochs=15)
+
+
+def test_smoke_mode_never_writes_under_assets(monkeypatch):
+    assert report.output_path("metrics/x.json") == report.ASSETS / "metrics/x.json"
+    monkeypatch.setenv("WORKBOOK_SMOKE", "1")
+    path = report.output_path("metrics/x.json")
+    assert report.ASSETS not in path.parents and "smoke" in path.parts
+
+
+def test_results_table_and_readme_update(tmp_path):
+    steps = [dict(step="01", title="baseline", model="baseline", params=109_706,
+                  summary=summary(99.123, 99.0)),
+             dict(step="09", title="schedule", model="final", params=17_154,
+                  summary=summary(99.56, 99.51))]
+    table = report.results_table(steps)
+    assert "| 01 baseline | `baseline` | 109,706 | 99.90% | 99.12% (3) | 99.00% | 15 |" in table
+    readme = tmp_path / "README.md"
+    start, end = report.markers("results")
+    readme.write_text(f"intro\n{start}\nold\n{end}\nrest\n")
+    report.update_readme("results", table, readme)
+    text = readme.read_text()
+    assert table in text and "old" not in text and text.startswith("intro") and "rest" in text
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="markers"):
+        report.update_readme("results", table, readme)
+    assert readme.read_text() == "no markers"

@@ -1,0 +1,81 @@
+"""The seed study and the benchmark: their arithmetic, their files, their command lines."""
+import json
+import statistics
+
+import pytest
+
+from utils import bench, report, seeds
+
+
+@pytest.fixture(autouse=True)
+def no_smoke(monkeypatch):
+    monkeypatch.delenv("WORKBOOK_SMOKE", raising=False)
+
+
+def fake_run(folder, seed, accs):
+    folder.mkdir(parents=True)
+    history = [dict(epoch=i + 1, test_acc=a, seconds=10.0 * (i + 1)) for i, a in enumerate(accs)]
+    first = next((h for h in history if h["test_acc"] >= 99.4), None)
+    (folder / "metrics.json").write_text(json.dumps(dict(
+        args=dict(seed=seed, model="tiny", widths=[4, 8, 6, 10]), params=3498, device="cpu",
+        smoke=False, history=history,
+        summary=dict(target_epoch=first and first["epoch"], target_seconds=first and first["seconds"],
+                     total_seconds=history[-1]["seconds"]))))
+    return folder
+
+
+def test_seed_summary_statistics(tmp_path):
+    runs = [fake_run(tmp_path / "seed_0", 0, [99.0, 99.45, 99.6, 99.5]),
+            fake_run(tmp_path / "seed_1", 1, [99.2, 99.3, 99.39, 99.7]),
+            fake_run(tmp_path / "seed_10", 10, [98.0, 99.0, 99.1, 99.2])]
+    study = seeds.summarize_seeds(runs)
+    assert [r["seed"] for r in study["per_seed"]] == [0, 1, 10]  # numeric order, not text
+    assert study["final"]["mean"] == pytest.approx((99.5 + 99.7 + 99.2) / 3)
+    assert study["final"]["std"] == pytest.approx(statistics.stdev([99.5, 99.7, 99.2]))
+    assert study["final"]["min"] == 99.2 and study["best"]["max"] == 99.7
+    assert study["last3_min"] == 99.0
+    assert study["per_seed"][1]["target_epoch"] == 4 and study["widths"] == [4, 8, 6, 10]
+    table = report.seeds_table(dict(study, command="python -m utils.train --model tiny"))
+    assert "| 1 | 99.70% | 99.70% | 99.30% | 4 (40s) |" in table
+    assert "| 10 | 99.20% | 99.20% | 99.00% | never |" in table
+    assert "**99.467% ± 0.252**" in table
+    assert "| 3,498 | [4, 8, 6, 10] | 3 | 99.47% ± 0.25 | 99.20% | 99.70% |" in report.pareto_table([study])
+
+
+def test_seed_study_trains_each_seed_from_the_command_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_SMOKE", "1")  # one epoch on a few thousand images
+    study = seeds.main(["--seeds", "3", "4", "--runs", str(tmp_path), "--name", "test_study",
+                        "--model", "tiny", "--epochs", "2"])
+    assert [r["seed"] for r in study["per_seed"]] == [3, 4]
+    assert all(r["smoke"] and r["epochs"] == 1 for r in study["per_seed"])
+    assert study["command"] == "python -m utils.train --model tiny --epochs 2"
+    written = report.output_path("test_study.json")
+    assert report.ASSETS not in written.parents and json.loads(written.read_text())["seeds"] == 2
+    before = (tmp_path / "seed_3" / "metrics.json").stat().st_mtime_ns
+    seeds.main(["--seeds", "3", "4", "--runs", str(tmp_path), "--name", "test_study"])
+    assert (tmp_path / "seed_3" / "metrics.json").stat().st_mtime_ns == before  # not retrained
+
+
+def test_seed_study_reports_a_failed_training(tmp_path):
+    with pytest.raises(SystemExit, match="failed; see log.txt"):
+        seeds.main(["--seeds", "0", "1", "--runs", str(tmp_path), "--epochs", "0",
+                    "--name", "never_written"])
+    assert not report.output_path("never_written.json").exists()
+
+
+def test_benchmark_measures_both_pipelines(tmp_path, capsys):
+    result = bench.main(["--steps", "3", "--warmup", "1", "--workers", "0",
+                         "--out", str(tmp_path / "b.json")])
+    assert result["classic"]["train_images_per_s"] > 0 and result["fast"]["train_images_per_s"] > 0
+    assert result["ratio"] == pytest.approx(
+        result["fast"]["train_images_per_s"] / result["classic"]["train_images_per_s"], abs=0.01)
+    assert json.loads((tmp_path / "b.json").read_text()) == result
+    printed = capsys.readouterr().out
+    assert "ratio b / a" in printed and "device:" in printed
+    table = report.bench_table(result)
+    assert f"**{result['ratio']:.2f}x**" in table
+
+
+def test_benchmark_refuses_more_steps_than_an_epoch_holds():
+    with pytest.raises(SystemExit):
+        bench.main(["--steps", "300"])

@@ -1,0 +1,112 @@
+"""Benchmark: the classic torchvision pipeline against the workbook's fast path.
+
+    python -m utils.bench [--steps 200] [--batch-size 128] [--workers 2] [--out FILE.json]
+
+Trains the final model for the same number of steps, in one run on one machine, fed by
+(a) PIL images through torchvision transforms and a DataLoader with worker processes, as
+most MNIST tutorials do, and (b) the fast path: tensors on the device, augmented a batch at
+a time. Same model, batch size and augmentation. Prints images per second for each, the
+pipeline alone (no training) too, and the ratio b / a. A benchmark, not a test.
+"""
+import argparse
+import json
+import os
+import platform
+import time
+from itertools import islice
+
+import torch
+
+from utils import data, train
+from utils.models import FinalNet
+from utils.report import save_json
+from utils.train import positive_int
+
+AUGMENT = data.Augment(degrees=10, translate=0.1, scale=0.1)  # the final recipe's
+
+
+def device_name(device):
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, " \
+           f"{torch.get_num_threads()} torch threads"
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def images_per_second(batches, steps, batch_size, device, step=None):
+    """Time `steps` batches from the iterator `batches`, training on each if `step` is given."""
+    sync(device)
+    start = time.perf_counter()
+    if step is None:
+        for x, y in islice(batches, steps):
+            x.to(device, non_blocking=True)
+    else:
+        step(islice(batches, steps))
+    sync(device)
+    return steps * batch_size / (time.perf_counter() - start)
+
+
+def measure(loader, args, device):
+    """(training, pipeline alone) throughput of `loader`, after a warm-up."""
+    train.seed_everything(0)
+    model = FinalNet().to(device)
+    optimizer = train.make_optimizer("sgd", model.parameters(), 0.01)
+
+    def step(batches):
+        train.train_one_epoch(model, batches, optimizer, progress=False)
+
+    batches = iter(loader)
+    step(islice(batches, args.warmup))  # worker start-up, allocator and kernel caches
+    training = images_per_second(batches, args.steps, args.batch_size, device, step)
+    pipeline = images_per_second(batches, args.steps, args.batch_size, device)
+    return dict(train_images_per_s=round(training), pipeline_images_per_s=round(pipeline))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m utils.bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=positive_int, default=150, help="timed batches per measure")
+    p.add_argument("--warmup", type=positive_int, default=20)
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the classic path")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
+    p.add_argument("--data", default=None, help="folder holding MNIST/raw/")
+    p.add_argument("--out", default=None, help="also write the results to this JSON file")
+    args = p.parse_args(argv)
+    needed = args.warmup + 2 * args.steps
+    if needed * args.batch_size > 60_000 or data.smoke_mode():
+        p.error(f"warmup + 2 x steps = {needed} batches of {args.batch_size} do not fit in one "
+                "pass over the 60,000 training images (and smoke mode must be off)")
+
+    device = train.pick_device(args.device)
+    print(f"device: {device_name(device)}; final model, batch {args.batch_size}, {AUGMENT}")
+    classic_loader, _ = data.torchvision_loaders(augment=AUGMENT, batch_size=args.batch_size,
+                                                 root=args.data, num_workers=args.workers)
+    classic = measure(classic_loader, args, device)
+    del classic_loader  # stop its worker processes before timing the fast path
+    fast_loader, _ = data.fast_loaders(augment=AUGMENT, batch_size=args.batch_size,
+                                       device=device, root=args.data)
+    fast = measure(fast_loader, args, device)
+
+    ratio = fast["train_images_per_s"] / classic["train_images_per_s"]
+    print(f"(a) torchvision + DataLoader ({args.workers} workers): "
+          f"{classic['train_images_per_s']:>7,} img/s training, "
+          f"{classic['pipeline_images_per_s']:>7,} img/s pipeline alone")
+    print(f"(b) fast path (tensors on {device.type}):{' ' * max(0, 9 - len(device.type))}"
+          f"{fast['train_images_per_s']:>7,} img/s training, "
+          f"{fast['pipeline_images_per_s']:>7,} img/s pipeline alone")
+    print(f"ratio b / a, training: {ratio:.2f}x")
+    result = dict(device=device_name(device), device_type=device.type, torch=torch.__version__,
+                  batch_size=args.batch_size, steps=args.steps, workers=args.workers,
+                  augment=repr(AUGMENT), classic=classic, fast=fast, ratio=round(ratio, 2))
+    if args.out:
+        save_json(result, args.out)
+    return result
+
+
+if __name__ == "__main__":
+    main()

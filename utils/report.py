@@ -1,0 +1,155 @@
+"""Results on disk: every step's metrics under assets/, and the README table made from them.
+
+Files are written atomically (a temp file, then a rename), so an interrupted run never
+leaves half a file. In smoke mode nothing under assets/ is touched: outputs go to
+runs/smoke/ instead, so a CI run cannot overwrite the committed results.
+"""
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from utils.data import REPO_ROOT, smoke_mode
+
+ASSETS = REPO_ROOT / "assets"
+README = REPO_ROOT / "README.md"
+
+
+def atomic_write(path, write):
+    """Call write(temp_path), then rename the temp file to `path` in one step."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def save_json(obj, path):
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=1) + "\n"))
+
+
+def output_path(name):
+    """Where a notebook writes `name`: assets/name, or runs/smoke/name in smoke mode."""
+    return (REPO_ROOT / "runs" / "smoke" if smoke_mode() else ASSETS) / name
+
+
+def save_step(step, title, model_name, params, history, summary, recipe):
+    """Save one notebook's run as assets/metrics/<step>.json and return the path."""
+    path = output_path(f"metrics/{step}.json")
+    save_json(dict(step=step, title=title, model=model_name, params=params, recipe=recipe,
+                   smoke=smoke_mode(), summary=summary, history=history), path)
+    return path
+
+
+def load_steps(folder=None):
+    """Every saved step, in notebook order (the file names start with the step number)."""
+    folder = Path(folder or ASSETS / "metrics")
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def results_table(steps):
+    """A markdown table of the steps: parameters, best test accuracy, last, epochs."""
+    lines = ["| step | model | parameters | best train acc | best test acc (epoch) "
+             "| last-epoch test acc | epochs |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for s in steps:
+        m = s["summary"]
+        lines.append(f"| {s['step']} {s['title']} | `{s['model']}` | {s['params']:,} "
+                     f"| {m['best_train_acc']:.2f}% | {m['best_test_acc']:.2f}% "
+                     f"({m['best_test_epoch']}) | {m['last_test_acc']:.2f}% | {m['epochs']} |")
+    return "\n".join(lines)
+
+
+def markers(block):
+    return f"<!-- {block}:start -->", f"<!-- {block}:end -->"
+
+
+def update_readme(block, text, readme=README):
+    """Replace what stands between the `block` markers of README.md with `text`."""
+    start, end = markers(block)
+    old = Path(readme).read_text()
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    if not pattern.search(old):
+        raise ValueError(f"{readme} has no {start} ... {end} markers")
+    new = pattern.sub(lambda _: f"{start}\n{text}\n{end}", old)
+    atomic_write(readme, lambda tmp: Path(tmp).write_text(new))
+
+
+def seeds_table(study):
+    """A markdown table of a seed study (utils.seeds): per seed, then mean, std and min."""
+    lines = ["| seed | final-epoch test acc | best test acc | lowest of last 3 epochs "
+             "| 99.4% first at epoch (seconds) |", "|---:|---:|---:|---:|---:|"]
+    for r in study["per_seed"]:
+        first = (f"{r['target_epoch']} ({r['target_seconds']:.0f}s)" if r["target_epoch"]
+                 else "never")
+        lines.append(f"| {r['seed']} | {r['final_test_acc']:.2f}% | {r['best_test_acc']:.2f}% "
+                     f"| {r['last3_min_test_acc']:.2f}% | {first} |")
+    f, b = study["final"], study["best"]
+    lines.insert(0, f"`python -m utils.seeds --seeds {' '.join(str(r['seed']) for r in study['per_seed'])}` "
+                    f"trains `{study['command']}` once per seed: {study['per_seed'][0]['params']:,} "
+                    f"parameters, {study['per_seed'][0]['epochs']} epochs, plain evaluation (no "
+                    "test-time augmentation), on the 10,000 test images.\n")
+    lines.append(f"| **mean ± std** | **{f['mean']:.3f}% ± {f['std']:.3f}** "
+                 f"| {b['mean']:.3f}% ± {b['std']:.3f} | | |")
+    lines.append(f"| **min** | {f['min']:.2f}% | {b['min']:.2f}% | {study['last3_min']:.2f}% | |")
+    return "\n".join(lines)
+
+
+def bench_table(bench):
+    """A markdown table of a benchmark run (utils.bench)."""
+    a, b = bench["classic"], bench["fast"]
+    return "\n".join([
+        f"Final model, batch {bench['batch_size']}, {bench['augment']}, {bench['steps']} timed "
+        f"steps, on {bench['device']} (torch {bench['torch']}):",
+        "",
+        "| pipeline | training, images/s | pipeline alone, images/s |",
+        "|---|---:|---:|",
+        f"| (a) PIL + torchvision transforms + DataLoader, {bench['workers']} workers "
+        f"| {a['train_images_per_s']:,} | {a['pipeline_images_per_s']:,} |",
+        f"| (b) fast path: tensors on the device, batch augmentation "
+        f"| {b['train_images_per_s']:,} | {b['pipeline_images_per_s']:,} |",
+        f"| **ratio b / a** | **{bench['ratio']:.2f}x** | "
+        f"{b['pipeline_images_per_s'] / a['pipeline_images_per_s']:.1f}x |",
+    ])
+
+
+# name of the block in README.md -> (file under assets/, function that makes the text)
+README_BLOCKS = {"seeds": ("seeds.json", seeds_table), "bench": ("bench_cpu.json", bench_table)}
+
+
+def readme_blocks():
+    """The generated blocks of README.md, from the files under assets/ that exist."""
+    blocks = {"results": results_table(load_steps())}
+    for block, (name, make) in README_BLOCKS.items():
+        if (ASSETS / name).exists():
+            blocks[block] = make(json.loads((ASSETS / name).read_text()))
+    return blocks
+
+
+def write_readme(readme=README):
+    """Regenerate every block of README.md from assets/ (notebook 10 calls this)."""
+    for block, text in readme_blocks().items():
+        update_readme(block, text, readme)
+
+
+if __name__ == "__main__":
+    write_readme()
+    print(f"updated {README}")
+
+
+def pareto_table(studies):
+    """Seed studies of one architecture at several widths, smallest first."""
+    lines = ["| parameters | widths | seeds | final-epoch test acc, mean ± std | min | max |",
+             "|---:|---|---:|---:|---:|---:|"]
+    for s in sorted(studies, key=lambda s: s["per_seed"][0]["params"]):
+        f = s["final"]
+        lines.append(f"| {s['per_seed'][0]['params']:,} | {s.get('widths') or 'FinalNet'} "
+                     f"| {s['seeds']} | {f['mean']:.2f}% ± {f['std']:.2f} | {f['min']:.2f}% "
+                     f"| {f['max']:.2f}% |")
+    return "\n".join(lines)

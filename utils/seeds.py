@@ -1,0 +1,95 @@
+"""Reproducibility study: the final model trained from the command line with several seeds.
+
+    python -m utils.seeds --seeds 0 1 2 3 4 --jobs 2
+
+runs `python -m utils.train --seed S --out runs/seeds/seed_S` for each seed not trained yet
+(`--jobs` at a time, the CPU threads shared between them), then summarizes the final-epoch
+and best-epoch test accuracy over the seeds into assets/seeds.json and assets/seeds.png.
+Any other option is passed on to utils.train, so a recipe can be studied the same way.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from utils.report import output_path, save_json
+
+
+def train_seeds(seeds, runs, jobs, extra):
+    """Train every seed whose run folder has no metrics.json yet, `jobs` at a time."""
+    todo = [s for s in seeds if not (runs / f"seed_{s}" / "metrics.json").exists()]
+    threads = max(1, torch.get_num_threads() // jobs)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    running = []
+    for seed in todo:
+        out = runs / f"seed_{seed}"
+        out.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "utils.train", "--seed", str(seed), "--out", str(out),
+               "--no-progress", "--overwrite", *extra]
+        print("running:", " ".join(cmd[1:]), flush=True)
+        running.append(subprocess.Popen(cmd, env=env, stdout=open(out / "log.txt", "w"),
+                                        stderr=subprocess.STDOUT))
+        if len(running) == jobs:
+            check(running.pop(0))
+    for process in running:
+        check(process)
+
+
+def check(process):
+    if process.wait() != 0:
+        sys.exit(f"error: {' '.join(process.args[1:])} failed; see log.txt in its --out folder")
+
+
+def summarize_seeds(runs):
+    """Per-seed figures and their mean, standard deviation and minimum."""
+    per_seed = []
+    for path in sorted(runs, key=lambda p: int(p.name.split("_")[-1])):
+        m = json.loads((path / "metrics.json").read_text())
+        acc = [h["test_acc"] for h in m["history"]]
+        s = m["summary"]
+        per_seed.append(dict(seed=m["args"]["seed"], final_test_acc=acc[-1], best_test_acc=max(acc),
+                             last3_min_test_acc=min(acc[-3:]), epochs=len(acc),
+                             target_epoch=s["target_epoch"], target_seconds=s["target_seconds"],
+                             total_seconds=s["total_seconds"], test_acc=acc,
+                             smoke=m["smoke"], params=m["params"], device=m["device"]))
+
+    def stats(key):
+        values = [r[key] for r in per_seed]
+        return dict(mean=statistics.mean(values), min=min(values), max=max(values),
+                    std=statistics.stdev(values) if len(values) > 1 else 0.0)
+
+    return dict(model=m["args"]["model"], widths=m["args"].get("widths"), seeds=len(per_seed),
+                final=stats("final_test_acc"), best=stats("best_test_acc"),
+                last3_min=min(r["last3_min_test_acc"] for r in per_seed), per_seed=per_seed)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m utils.seeds", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    p.add_argument("--jobs", type=int, default=1, help="trainings at a time")
+    p.add_argument("--runs", type=Path, default=Path("runs/seeds"))
+    p.add_argument("--name", default="seeds", help="assets/<name>.json and .png")
+    args, extra = p.parse_known_args(argv)
+    if len(args.seeds) < 2:
+        p.error("a study needs at least 2 seeds")
+    train_seeds(args.seeds, args.runs, args.jobs, extra)
+    study = summarize_seeds([args.runs / f"seed_{s}" for s in args.seeds])
+    study["command"] = "python -m utils.train " + " ".join(extra)
+    save_json(study, output_path(f"{args.name}.json"))
+    from utils.plot import seeds_figure
+    seeds_figure(study, save=output_path(f"{args.name}.png"))
+    f, b = study["final"], study["best"]
+    print(f"{study['seeds']} seeds | final epoch: mean {f['mean']:.3f}% std {f['std']:.3f} "
+          f"min {f['min']:.2f}% | best epoch: mean {b['mean']:.3f}% std {b['std']:.3f} "
+          f"min {b['min']:.2f}% | lowest of any seed's last 3 epochs: {study['last3_min']:.2f}%")
+    return study
+
+
+if __name__ == "__main__":
+    main()
