@@ -1,6 +1,4 @@
 import shutil
-import urllib.error
-import urllib.request
 
 import pytest
 import torch
@@ -11,20 +9,6 @@ from utils import data
 from utils.data import MEAN, RAW_FILES, STD, Augment, DataError, TensorLoader
 
 BILINEAR = TF.InterpolationMode.BILINEAR
-
-
-@pytest.fixture(autouse=True)
-def no_smoke(monkeypatch):
-    """These tests are about the full data; smoke mode is switched on where a test asks."""
-    monkeypatch.delenv("WORKBOOK_SMOKE", raising=False)
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    """No network, whatever the machine: every download attempt fails as it would offline."""
-    def refuse(*args, **kwargs):
-        raise urllib.error.URLError("network is unreachable (test)")
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
 
 
 @pytest.fixture(scope="module")
@@ -113,9 +97,10 @@ def test_protocols_hold_the_right_images():
     assert (len(ytr), len(yte)) == (60_000, 10_000)
     (xtr, ytr), (xva, yva) = data.splits("val")
     assert (len(ytr), len(yva)) == (50_000, 10_000)
-    test_x = data.load_tensors(False)[0]
-    # The validation images come from the training set, never from the test set.
-    assert not any(torch.equal(xva[0], t) for t in test_x[:2000])
+    # Both parts come from the training set, at the seeded indices; the test set stays out.
+    x, y = data.load_tensors(True)
+    tr, va = data.train_val_indices(seed=0)
+    assert xtr.equal(x[tr]) and ytr.equal(y[tr]) and xva.equal(x[va]) and yva.equal(y[va])
     with pytest.raises(ValueError, match="protocol"):
         data.splits("train")
 
@@ -164,13 +149,14 @@ def test_random_rotation_stays_within_the_range_asked():
 
 
 def test_background_stays_background():
+    generator = torch.Generator().manual_seed(0)
     augment = Augment(degrees=15, translate=0.15, scale=0.15, shear=10, cutout=8)
-    assert augment.batch(torch.zeros(64, 1, 28, 28)).abs().max() == 0
-    x = digit().repeat(64, 1, 1, 1)
-    out = augment.batch(x)
-    assert out.min() >= 0 and out.max() <= 1
+    assert augment.batch(torch.zeros(64, 1, 28, 28), generator).abs().max() == 0
     # Corners of an MNIST digit are empty; a 10-degree turn and a small shift keep them so.
-    corners = Augment(degrees=10, translate=0.05).batch(x)[:, :, [0, 0, -1, -1], [0, -1, 0, -1]]
+    x = digit().repeat(64, 1, 1, 1)
+    warped = Augment(degrees=10, translate=0.05).batch(x, generator)
+    assert not torch.equal(warped[0], warped[1])
+    corners = warped[:, :, [0, 0, -1, -1], [0, -1, 0, -1]]
     assert corners.abs().max() < 1e-6
 
 
@@ -209,9 +195,14 @@ def test_loader_without_augmentation_normalizes_like_torchvision(test_images):
 
 def test_same_seed_same_batches():
     x, y = torch.randint(0, 255, (100, 1, 28, 28), dtype=torch.uint8), torch.arange(100)
-    one = [b for b, _ in TensorLoader(x, y, 32, shuffle=True, augment=Augment(degrees=10), seed=3)]
-    two = [b for b, _ in TensorLoader(x, y, 32, shuffle=True, augment=Augment(degrees=10), seed=3)]
+    def batches(seed):
+        loader = TensorLoader(x, y, 32, shuffle=True, augment=Augment(degrees=10), seed=seed)
+        return [b for b, _ in loader]
+
+    one, two, other = batches(3), batches(3), batches(4)
+    assert len(one) == len(two) == 4
     assert all(torch.equal(a, b) for a, b in zip(one, two))
+    assert not torch.equal(one[0], other[0])
 
 
 def test_classic_pipeline_gives_normalized_tensors_with_the_same_augmentation():
@@ -233,3 +224,19 @@ def test_torchvision_loaders_yield_batches(monkeypatch):
     x, y = next(iter(train))
     assert x.shape == (64, 1, 28, 28) and y.shape == (64,)
     assert len(train.dataset) == data.SMOKE_TRAIN and len(test.dataset) == data.SMOKE_TEST
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fast_path_runs_on_the_gpu(monkeypatch):
+    from utils import train
+    from utils.models import FinalNet
+
+    monkeypatch.setenv("WORKBOOK_SMOKE", "1")
+    augment = Augment(degrees=10, translate=0.1, scale=0.1, shear=5, cutout=6, noise=0.1)
+    train_loader, test_loader = data.fast_loaders(augment=augment, device="cuda")
+    x, y = next(iter(train_loader))
+    assert x.is_cuda and y.is_cuda
+    model = FinalNet().cuda()
+    optimizer = train.make_optimizer("sgd", model.parameters(), 0.01)
+    loss, acc = train.train_one_epoch(model, train_loader, optimizer, progress=False)
+    assert loss > 0 and train.evaluate(model, test_loader)[1] > 0

@@ -5,11 +5,6 @@ import pytest
 from utils import report
 
 
-@pytest.fixture(autouse=True)
-def no_smoke(monkeypatch):
-    monkeypatch.delenv("WORKBOOK_SMOKE", raising=False)
-
-
 def test_interrupted_write_keeps_the_old_file(tmp_path):
     path = tmp_path / "metrics.json"
     report.save_json({"old": 1}, path)

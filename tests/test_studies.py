@@ -7,11 +7,6 @@ import pytest
 from utils import bench, report, seeds
 
 
-@pytest.fixture(autouse=True)
-def no_smoke(monkeypatch):
-    monkeypatch.delenv("WORKBOOK_SMOKE", raising=False)
-
-
 def fake_run(folder, seed, accs):
     folder.mkdir(parents=True)
     history = [dict(epoch=i + 1, test_acc=a, seconds=10.0 * (i + 1)) for i, a in enumerate(accs)]
@@ -44,23 +39,31 @@ def test_seed_summary_statistics(tmp_path):
 
 def test_seed_study_trains_each_seed_from_the_command_line(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBOOK_SMOKE", "1")  # one epoch on a few thousand images
+    monkeypatch.setattr(seeds, "output_path", lambda name: tmp_path / "out" / name)
+    monkeypatch.chdir(tmp_path)  # the trainings must find the code from anywhere
     study = seeds.main(["--seeds", "3", "4", "--runs", str(tmp_path), "--name", "test_study",
                         "--model", "tiny", "--epochs", "2"])
     assert [r["seed"] for r in study["per_seed"]] == [3, 4]
     assert all(r["smoke"] and r["epochs"] == 1 for r in study["per_seed"])
     assert study["command"] == "python -m utils.train --model tiny --epochs 2"
-    written = report.output_path("test_study.json")
-    assert report.ASSETS not in written.parents and json.loads(written.read_text())["seeds"] == 2
+    assert json.loads((tmp_path / "out" / "test_study.json").read_text())["seeds"] == 2
+    assert (tmp_path / "out" / "test_study.png").exists()
     before = (tmp_path / "seed_3" / "metrics.json").stat().st_mtime_ns
-    seeds.main(["--seeds", "3", "4", "--runs", str(tmp_path), "--name", "test_study"])
-    assert (tmp_path / "seed_3" / "metrics.json").stat().st_mtime_ns == before  # not retrained
+    argv = ["--seeds", "3", "4", "--runs", str(tmp_path), "--name", "test_study", "--model", "tiny"]
+    seeds.main(argv + ["--epochs", "2"])
+    assert (tmp_path / "seed_3" / "metrics.json").stat().st_mtime_ns == before  # reused
+    seeds.main(argv + ["--epochs", "3"])  # another recipe: trained again
+    assert (tmp_path / "seed_3" / "metrics.json").stat().st_mtime_ns != before
 
 
-def test_seed_study_reports_a_failed_training(tmp_path):
+def test_seed_study_reports_a_failed_training(tmp_path, monkeypatch):
+    monkeypatch.setattr(seeds, "output_path", lambda name: tmp_path / "out" / name)
+    monkeypatch.setattr(seeds, "reusable", lambda out, extra: False)
     with pytest.raises(SystemExit, match="failed; see log.txt"):
-        seeds.main(["--seeds", "0", "1", "--runs", str(tmp_path), "--epochs", "0",
+        seeds.main(["--seeds", "0", "1", "--runs", str(tmp_path), "--cutout", "-1",
                     "--name", "never_written"])
-    assert not report.output_path("never_written.json").exists()
+    assert "must be >= 0" in (tmp_path / "seed_0" / "log.txt").read_text()
+    assert not (tmp_path / "out").exists()
 
 
 def test_benchmark_measures_both_pipelines(tmp_path, capsys):
@@ -77,5 +80,6 @@ def test_benchmark_measures_both_pipelines(tmp_path, capsys):
 
 
 def test_benchmark_refuses_more_steps_than_an_epoch_holds():
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_:
         bench.main(["--steps", "300"])
+    assert exit_.value.code == 2

@@ -7,11 +7,6 @@ from utils import data, train
 from utils.models import MODELS, build_model, count_parameters
 
 
-@pytest.fixture(autouse=True)
-def no_smoke(monkeypatch):
-    monkeypatch.delenv("WORKBOOK_SMOKE", raising=False)
-
-
 def tiny_loaders(seed=0, n=512):
     (x, y), (xt, yt) = data.splits("test")
     train_loader = data.TensorLoader(x[:n], y[:n], 64, shuffle=True,
@@ -45,6 +40,7 @@ def test_onecycle_peaks_at_the_learning_rate_asked():
     lrs = []
     for _ in range(50):
         lrs.append(optimizer.param_groups[0]["lr"])
+        assert optimizer.param_groups[0]["momentum"] == 0.9  # as asked, not cycled
         optimizer.step()
         scheduler.step()
     assert max(lrs) == pytest.approx(0.1) and lrs[0] == pytest.approx(0.01)
@@ -80,6 +76,7 @@ def test_stop_at_target_stops_and_summary_finds_the_first_epoch():
 
 
 def test_misclassified_returns_only_mistakes():
+    train.seed_everything(0)
     model = build_model("light").eval()
     images, labels, preds = train.misclassified(model, tiny_loaders()[1], limit=7)
     assert len(images) == len(labels) == len(preds) == 7  # an untrained model errs often
@@ -157,23 +154,28 @@ def test_cli_refuses_options_the_model_does_not_take(tmp_path):
         train.main(["--model", "final", "--widths", "4", "8", "6", "10", "--out", str(tmp_path)])
 
 
-def test_cli_without_data_says_where_to_put_it(tmp_path, monkeypatch):
-    import urllib.error
-    import urllib.request
-
-    def refuse(*args, **kwargs):
-        raise urllib.error.URLError("offline (test)")
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+def test_cli_without_data_says_where_to_put_it(tmp_path, offline):
     with pytest.raises(SystemExit, match="MNIST_ROOT"):
         train.main(["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "run")])
     assert not (tmp_path / "run").exists()
 
 
-def test_cuda_is_refused_clearly_when_absent():
+def test_cuda_is_refused_clearly_when_absent(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     with pytest.raises(ValueError, match="no CUDA GPU"):
         train.pick_device("cuda")
+    with pytest.raises(SystemExit, match="'cuda' was asked for, but torch sees no CUDA GPU"):
+        train.main(["--device", "cuda", "--out", str(tmp_path)])
+
+
+def test_an_empty_loader_is_an_error_not_a_division_by_zero():
+    model = build_model("light")
+    optimizer = train.make_optimizer("sgd", model.parameters(), 0.01)
+    with pytest.raises(ValueError, match="no batches"):
+        train.train_one_epoch(model, [], optimizer, progress=False)
+    with pytest.raises(ValueError, match="no batches"):
+        train.evaluate(model, [])
 
 
 def test_one_epoch_on_real_data_reaches_98_percent():

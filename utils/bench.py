@@ -20,7 +20,7 @@ import torch
 from utils import data, train
 from utils.models import FinalNet
 from utils.report import save_json
-from utils.train import positive_int
+from utils.train import non_negative_int, positive_int
 
 AUGMENT = data.Augment(degrees=10, translate=0.1, scale=0.1)  # the final recipe's
 
@@ -72,17 +72,23 @@ def main(argv=None):
     p.add_argument("--steps", type=positive_int, default=150, help="timed batches per measure")
     p.add_argument("--warmup", type=positive_int, default=20)
     p.add_argument("--batch-size", type=positive_int, default=128)
-    p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the classic path")
+    p.add_argument("--workers", type=non_negative_int, default=2,
+                   help="DataLoader workers of the classic path")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     p.add_argument("--data", default=None, help="folder holding MNIST/raw/")
     p.add_argument("--out", default=None, help="also write the results to this JSON file")
     args = p.parse_args(argv)
+    if data.smoke_mode():
+        p.error("a benchmark needs the full data: unset WORKBOOK_SMOKE")
     needed = args.warmup + 2 * args.steps
-    if needed * args.batch_size > 60_000 or data.smoke_mode():
+    if needed * args.batch_size > 60_000:
         p.error(f"warmup + 2 x steps = {needed} batches of {args.batch_size} do not fit in one "
-                "pass over the 60,000 training images (and smoke mode must be off)")
+                "pass over the 60,000 training images")
 
-    device = train.pick_device(args.device)
+    try:
+        device = train.pick_device(args.device)
+    except ValueError as error:
+        p.error(str(error))
     print(f"device: {device_name(device)}; final model, batch {args.batch_size}, {AUGMENT}")
     classic_loader, _ = data.torchvision_loaders(augment=AUGMENT, batch_size=args.batch_size,
                                                  root=args.data, num_workers=args.workers)

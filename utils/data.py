@@ -83,14 +83,18 @@ def mnist(train, root=None, transform=None):
     """torchvision's MNIST dataset, downloading it only if its files are missing."""
     root = data_root(root)
     check_raw_files(root)
+    missing = [name for name in RAW_FILES if not (root / "MNIST" / "raw" / name).exists()]
     try:
         return datasets.MNIST(root, train=train, transform=transform, download=True)
     except Exception as error:  # torchvision raises RuntimeError, URLError, OSError...
+        if not missing:
+            raise DataError(f"could not read MNIST from {root.resolve()}/MNIST/raw/: "
+                            f"{type(error).__name__}: {error}") from error
         raise DataError(
             f"MNIST is not in {root.resolve()}/MNIST/raw/ and could not be downloaded "
             f"({type(error).__name__}: {error}).\nExpected files: {', '.join(RAW_FILES)}.\n"
             "Copy them there, or point MNIST_ROOT (or the data argument) at the folder that "
-            "holds MNIST/raw/, e.g. MNIST_ROOT=../shared/data.") from error
+            "holds MNIST/raw/, e.g. MNIST_ROOT=/path/to/data for /path/to/data/MNIST/raw/.") from error
 
 
 def load_tensors(train, root=None):
@@ -154,7 +158,7 @@ def affine(x, angle, translate, scale, shear):
     fwd[:, :2, 2] = 2 * translate
     fwd[:, 2, 2] = 1
     # affine_grid wants, for every output pixel, where to read in the input: the inverse map.
-    theta = torch.linalg.inv(fwd)[:, :2]
+    theta = torch.linalg.inv_ex(fwd).inverse[:, :2]  # inv_ex: no error check, so no GPU sync
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 

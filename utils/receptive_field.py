@@ -49,6 +49,9 @@ def receptive_field(model, input_size=(1, 28, 28)):
     rows, rf, jump = [], 1, 1
     for name, module, size_in, size_out in records:
         if isinstance(module, nn.AdaptiveAvgPool2d):
+            if size_out != 1:
+                raise ValueError(f"{name}: only AdaptiveAvgPool2d(1), global average pooling, "
+                                 f"is supported, not an output of {size_out}x{size_out}")
             # Global average pooling: one "kernel" as large as the whole remaining map.
             kernel = stride = size_in
             padding, dilation = 0, 1

@@ -22,11 +22,15 @@ def atomic_write(path, write):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private (0600); give it a file's usual mode
     try:
         write(tmp)
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
         raise
 
 
@@ -119,6 +123,18 @@ def bench_table(bench):
     ])
 
 
+def pareto_table(studies):
+    """Seed studies of one architecture at several widths, smallest first."""
+    lines = ["| parameters | widths | seeds | final-epoch test acc, mean ± std | min | max |",
+             "|---:|---|---:|---:|---:|---:|"]
+    for s in sorted(studies, key=lambda s: s["per_seed"][0]["params"]):
+        f = s["final"]
+        lines.append(f"| {s['per_seed'][0]['params']:,} | {s.get('widths') or 'FinalNet'} "
+                     f"| {s['seeds']} | {f['mean']:.2f}% ± {f['std']:.2f} | {f['min']:.2f}% "
+                     f"| {f['max']:.2f}% |")
+    return "\n".join(lines)
+
+
 # name of the block in README.md -> (file under assets/, function that makes the text)
 README_BLOCKS = {"seeds": ("seeds.json", seeds_table), "bench": ("bench_cpu.json", bench_table)}
 
@@ -141,15 +157,3 @@ def write_readme(readme=README):
 if __name__ == "__main__":
     write_readme()
     print(f"updated {README}")
-
-
-def pareto_table(studies):
-    """Seed studies of one architecture at several widths, smallest first."""
-    lines = ["| parameters | widths | seeds | final-epoch test acc, mean ± std | min | max |",
-             "|---:|---|---:|---:|---:|---:|"]
-    for s in sorted(studies, key=lambda s: s["per_seed"][0]["params"]):
-        f = s["final"]
-        lines.append(f"| {s['per_seed'][0]['params']:,} | {s.get('widths') or 'FinalNet'} "
-                     f"| {s['seeds']} | {f['mean']:.2f}% ± {f['std']:.2f} | {f['min']:.2f}% "
-                     f"| {f['max']:.2f}% |")
-    return "\n".join(lines)

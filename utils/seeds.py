@@ -17,12 +17,27 @@ from pathlib import Path
 
 import torch
 
+from utils.data import REPO_ROOT, smoke_mode
 from utils.report import output_path, save_json
+from utils.train import parse_args, positive_int
+
+
+def reusable(out, extra):
+    """A finished run in `out` of the same recipe (options and smoke mode) as asked now."""
+    path = out / "metrics.json"
+    if not path.exists():
+        return False
+    m = json.loads(path.read_text())
+    asked = vars(parse_args(["--seed", str(m["args"]["seed"]), "--out", str(out), *extra]))
+    ignore = {"out", "overwrite", "no_progress"}
+    same = all(m["args"].get(k) == (str(v) if isinstance(v, Path) else v)
+               for k, v in asked.items() if k not in ignore)
+    return same and m["smoke"] == smoke_mode()
 
 
 def train_seeds(seeds, runs, jobs, extra):
-    """Train every seed whose run folder has no metrics.json yet, `jobs` at a time."""
-    todo = [s for s in seeds if not (runs / f"seed_{s}" / "metrics.json").exists()]
+    """Train every seed without a finished run of this recipe, `jobs` at a time."""
+    todo = [s for s in seeds if not reusable(runs / f"seed_{s}", extra)]
     threads = max(1, torch.get_num_threads() // jobs)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     running = []
@@ -32,16 +47,19 @@ def train_seeds(seeds, runs, jobs, extra):
         cmd = [sys.executable, "-m", "utils.train", "--seed", str(seed), "--out", str(out),
                "--no-progress", "--overwrite", *extra]
         print("running:", " ".join(cmd[1:]), flush=True)
-        running.append(subprocess.Popen(cmd, env=env, stdout=open(out / "log.txt", "w"),
-                                        stderr=subprocess.STDOUT))
+        with open(out / "log.txt", "w") as log:
+            running.append(subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdout=log,
+                                            stderr=subprocess.STDOUT))
         if len(running) == jobs:
-            check(running.pop(0))
-    for process in running:
-        check(process)
+            check(running.pop(0), running)
+    while running:
+        check(running.pop(0), running)
 
 
-def check(process):
+def check(process, others):
     if process.wait() != 0:
+        for other in others:
+            other.kill()
         sys.exit(f"error: {' '.join(process.args[1:])} failed; see log.txt in its --out folder")
 
 
@@ -72,14 +90,15 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m utils.seeds", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    p.add_argument("--jobs", type=int, default=1, help="trainings at a time")
+    p.add_argument("--jobs", type=positive_int, default=1, help="trainings at a time")
     p.add_argument("--runs", type=Path, default=Path("runs/seeds"))
     p.add_argument("--name", default="seeds", help="assets/<name>.json and .png")
     args, extra = p.parse_known_args(argv)
     if len(args.seeds) < 2:
         p.error("a study needs at least 2 seeds")
-    train_seeds(args.seeds, args.runs, args.jobs, extra)
-    study = summarize_seeds([args.runs / f"seed_{s}" for s in args.seeds])
+    runs = args.runs.resolve()
+    train_seeds(args.seeds, runs, args.jobs, extra)
+    study = summarize_seeds([runs / f"seed_{s}" for s in args.seeds])
     study["command"] = "python -m utils.train " + " ".join(extra)
     save_json(study, output_path(f"{args.name}.json"))
     from utils.plot import seeds_figure

@@ -34,8 +34,8 @@ def pick_device(name=None):
     if name is None:
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but torch sees no CUDA GPU here; "
-                         "leave --device out to use the CPU")
+        raise ValueError(f"device {name!r} was asked for, but torch sees no CUDA GPU here; "
+                         "use the CPU (leave the device out to pick automatically)")
     return torch.device(name)
 
 
@@ -55,7 +55,8 @@ def make_scheduler(name, optimizer, epochs, steps_per_epoch, max_lr=None):
     """onecycle (stepped every batch), step (every epoch), plateau (every epoch) or none.
 
     OneCycleLR warms up to max_lr for the first 20% of the steps, then anneals to
-    max_lr / 1e4: a high peak for speed, a long low tail for a stable last epoch.
+    max_lr / 1e4: a high peak for speed, a long low tail for a stable last epoch. The
+    momentum stays what the optimizer was given (OneCycleLR would otherwise cycle it).
     """
     if name == "none":
         return None
@@ -63,7 +64,7 @@ def make_scheduler(name, optimizer, epochs, steps_per_epoch, max_lr=None):
         max_lr = max_lr or optimizer.param_groups[0]["lr"]
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=max_lr, epochs=epochs, steps_per_epoch=steps_per_epoch,
-            pct_start=0.2, div_factor=10, final_div_factor=1000)
+            pct_start=0.2, div_factor=10, final_div_factor=1000, cycle_momentum=False)
     if name == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
     if name == "plateau":
@@ -96,6 +97,8 @@ def train_one_epoch(model, loader, optimizer, batch_scheduler=None, clip=None,
         total_loss += loss.detach() * len(y)
         correct += (logits.argmax(1) == y).sum()
         seen += len(y)
+    if not seen:
+        raise ValueError("the training loader yielded no batches")
     return total_loss.item() / seen, 100.0 * correct.item() / seen
 
 
@@ -111,6 +114,8 @@ def evaluate(model, loader):
         total_loss += F.cross_entropy(logits, y, reduction="sum").item()
         correct += (logits.argmax(1) == y).sum().item()
         seen += len(y)
+    if not seen:
+        raise ValueError("the evaluation loader yielded no batches")
     return total_loss / seen, 100.0 * correct / seen
 
 
@@ -229,6 +234,13 @@ def positive_int(text):
     return value
 
 
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
+    return value
+
+
 def fraction(text):
     value = float(text)
     if not 0 <= value < 1:
@@ -258,7 +270,8 @@ def parse_args(argv=None):
                    help="test: 60k train / 10k test; val: 50k train / 10k validation")
     p.add_argument("--pipeline", choices=["fast", "torchvision"], default="fast",
                    help="fast: tensors on the device; torchvision: PIL transforms + DataLoader")
-    p.add_argument("--workers", type=int, default=2, help="DataLoader workers (torchvision)")
+    p.add_argument("--workers", type=non_negative_int, default=2,
+                   help="DataLoader workers (torchvision)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="sgd")
@@ -277,7 +290,8 @@ def parse_args(argv=None):
     p.add_argument("--translate", type=fraction, default=0.1, help="shift, fraction of size")
     p.add_argument("--scale", type=fraction, default=0.1, help="zoom in [1-s, 1+s]")
     p.add_argument("--shear", type=non_negative, default=0.0, help="shear, +-degrees")
-    p.add_argument("--cutout", type=int, default=0, help="side of a square cut out, pixels")
+    p.add_argument("--cutout", type=non_negative_int, default=0,
+                   help="side of a square cut out, pixels")
     p.add_argument("--target", type=float, default=99.4, help="test accuracy to report, %%")
     p.add_argument("--stop-at-target", action="store_true")
     p.add_argument("--no-progress", action="store_true", help="no per-batch progress bar")
@@ -305,7 +319,10 @@ def main(argv=None):
         sys.exit(f"error: {out} already holds a run ({', '.join(p.name for p in existing)}); "
                  "pass --overwrite to replace it, or choose another --out")
 
-    device = pick_device(args.device)
+    try:
+        device = pick_device(args.device)
+    except ValueError as error:
+        sys.exit(f"error: {error}")
     seed_everything(args.seed)
     augment = data.Augment(args.degrees, args.translate, args.scale, args.shear, args.cutout)
     try:
@@ -322,14 +339,13 @@ def main(argv=None):
     params = count_parameters(model)
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum,
                                weight_decay=args.weight_decay)
-    epochs = 1 if data.smoke_mode() else args.epochs
-    scheduler = make_scheduler(args.schedule, optimizer, epochs, len(train_loader))
+    scheduler = make_scheduler(args.schedule, optimizer, args.epochs, len(train_loader))
     held_out = "validation" if args.protocol == "val" else "test"
     print(f"{args.model}: {params:,} parameters on {device}, {args.pipeline} pipeline, "
           f"{augment}, {args.optimizer} lr {args.lr} {args.schedule}, "
           f"evaluated on the {held_out} set")
 
-    history = fit(model, train_loader, test_loader, epochs, optimizer, scheduler, args.clip,
+    history = fit(model, train_loader, test_loader, args.epochs, optimizer, scheduler, args.clip,
                   args.label_smoothing, args.target, args.stop_at_target, not args.no_progress)
     summary = summarize(history, args.target)
     metrics = dict(model=args.model, params=params, device=str(device), evaluated_on=held_out,
