@@ -67,7 +67,7 @@ def test_seed_study_reports_a_failed_training(tmp_path, monkeypatch):
 
 
 def test_benchmark_measures_both_pipelines(tmp_path, capsys):
-    result = bench.main(["--steps", "3", "--warmup", "1", "--workers", "0",
+    result = bench.main(["--steps", "3", "--warmup", "1", "--workers", "0", "--variants",
                          "--out", str(tmp_path / "b.json")])
     assert result["classic"]["train_images_per_s"] > 0 and result["fast"]["train_images_per_s"] > 0
     assert result["ratio"] == pytest.approx(
@@ -77,6 +77,18 @@ def test_benchmark_measures_both_pipelines(tmp_path, capsys):
     assert "ratio b / a" in printed and "device:" in printed
     table = report.bench_table(result)
     assert f"**{result['ratio']:.2f}x**" in table
+    assert set(result["variants"]) == {"as committed", "nn.Dropout instead of Dropout2d",
+                                       "channels_last memory format", "batch 512"}
+    assert "| as committed | " in table and "| 1.00x |" in table
+
+
+def test_plain_dropout_variant_swaps_every_dropout():
+    import torch.nn as nn
+    from utils.models import FinalNet
+
+    model = bench.with_plain_dropout(FinalNet())
+    kinds = [type(m) for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
+    assert kinds and set(kinds) == {nn.Dropout}
 
 
 def test_benchmark_refuses_more_steps_than_an_epoch_holds():

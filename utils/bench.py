@@ -16,6 +16,7 @@ import time
 from itertools import islice
 
 import torch
+import torch.nn as nn
 
 from utils import data, train
 from utils.models import FinalNet
@@ -50,20 +51,64 @@ def images_per_second(batches, steps, batch_size, device, step=None):
     return steps * batch_size / (time.perf_counter() - start)
 
 
-def measure(loader, args, device):
+def with_plain_dropout(model):
+    """The model with nn.Dropout (a random number per pixel) in place of Dropout2d."""
+    for block in list(model.modules()):
+        for name, child in block.named_children():
+            if isinstance(child, nn.Dropout2d):
+                setattr(block, name, nn.Dropout(child.p))
+    return model
+
+
+def measure(loader, steps, warmup, device, change_model=None, channels_last=False,
+            compile=False):
     """(training, pipeline alone) throughput of `loader`, after a warm-up."""
     train.seed_everything(0)
-    model = FinalNet().to(device)
+    model = FinalNet()
+    if change_model:
+        model = change_model(model)
+    model = model.to(device)
     optimizer = train.make_optimizer("sgd", model.parameters(), 0.01)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if compile:
+        model = torch.compile(model)
 
     def step(batches):
+        if channels_last:
+            batches = ((x.contiguous(memory_format=torch.channels_last), y) for x, y in batches)
         train.train_one_epoch(model, batches, optimizer, progress=False)
 
+    batch_size = loader.batch_size
     batches = iter(loader)
-    step(islice(batches, args.warmup))  # worker start-up, allocator and kernel caches
-    training = images_per_second(batches, args.steps, args.batch_size, device, step)
-    pipeline = images_per_second(batches, args.steps, args.batch_size, device)
+    step(islice(batches, warmup))  # worker start-up, allocator and kernel caches, compilation
+    training = images_per_second(batches, steps, batch_size, device, step)
+    pipeline = images_per_second(batches, steps, batch_size, device)
     return dict(train_images_per_s=round(training), pipeline_images_per_s=round(pipeline))
+
+
+def measure_variants(args, device):
+    """Training throughput of the fast path with one thing changed at a time."""
+    variants = {
+        "as committed": {},
+        "nn.Dropout instead of Dropout2d": dict(change_model=with_plain_dropout),
+        "channels_last memory format": dict(channels_last=True),
+    }
+    if args.compile:
+        variants["torch.compile"] = dict(compile=True)
+    results = {}
+    for batch_size in (args.batch_size, 4 * args.batch_size):
+        loader, _ = data.fast_loaders(augment=AUGMENT, batch_size=batch_size, device=device,
+                                      root=args.data)
+        steps = max(1, args.steps * args.batch_size // batch_size)
+        warmup = max(1, args.warmup * args.batch_size // batch_size)
+        for name, options in variants.items():
+            if batch_size != args.batch_size and name != "as committed":
+                continue
+            label = name if batch_size == args.batch_size else f"batch {batch_size}"
+            results[label] = measure(loader, steps, warmup, device, **options)["train_images_per_s"]
+            print(f"    {label:<34} {results[label]:>7,} img/s training", flush=True)
+    return results
 
 
 def main(argv=None):
@@ -77,6 +122,10 @@ def main(argv=None):
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     p.add_argument("--data", default=None, help="folder holding MNIST/raw/")
     p.add_argument("--out", default=None, help="also write the results to this JSON file")
+    p.add_argument("--variants", action="store_true",
+                   help="also time the fast path with one change at a time (dropout kind, "
+                        "memory format, batch size)")
+    p.add_argument("--compile", action="store_true", help="with --variants: torch.compile too")
     args = p.parse_args(argv)
     if data.smoke_mode():
         p.error("a benchmark needs the full data: unset WORKBOOK_SMOKE")
@@ -92,11 +141,11 @@ def main(argv=None):
     print(f"device: {device_name(device)}; final model, batch {args.batch_size}, {AUGMENT}")
     classic_loader, _ = data.torchvision_loaders(augment=AUGMENT, batch_size=args.batch_size,
                                                  root=args.data, num_workers=args.workers)
-    classic = measure(classic_loader, args, device)
+    classic = measure(classic_loader, args.steps, args.warmup, device)
     del classic_loader  # stop its worker processes before timing the fast path
     fast_loader, _ = data.fast_loaders(augment=AUGMENT, batch_size=args.batch_size,
                                        device=device, root=args.data)
-    fast = measure(fast_loader, args, device)
+    fast = measure(fast_loader, args.steps, args.warmup, device)
 
     ratio = fast["train_images_per_s"] / classic["train_images_per_s"]
     print(f"(a) torchvision + DataLoader ({args.workers} workers): "
@@ -109,6 +158,9 @@ def main(argv=None):
     result = dict(device=device_name(device), device_type=device.type, torch=torch.__version__,
                   batch_size=args.batch_size, steps=args.steps, workers=args.workers,
                   augment=repr(AUGMENT), classic=classic, fast=fast, ratio=round(ratio, 2))
+    if args.variants:
+        print("fast path variants:")
+        result["variants"] = measure_variants(args, device)
     if args.out:
         save_json(result, args.out)
     return result

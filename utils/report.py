@@ -120,7 +120,16 @@ def bench_table(bench):
         f"| {b['train_images_per_s']:,} | {b['pipeline_images_per_s']:,} |",
         f"| **ratio b / a** | **{bench['ratio']:.2f}x** | "
         f"{b['pipeline_images_per_s'] / a['pipeline_images_per_s']:.1f}x |",
-    ])
+    ] + variants_table(bench.get("variants")))
+
+
+def variants_table(variants):
+    if not variants:
+        return []
+    base = variants["as committed"]
+    return ["", "The fast path's training throughput with one thing changed at a time:", "",
+            "| variant | training, images/s | vs as committed |", "|---|---:|---:|"] + [
+        f"| {name} | {v:,} | {v / base:.2f}x |" for name, v in variants.items()]
 
 
 def pareto_table(studies):
