@@ -11,6 +11,7 @@ from utils import report
 
 NOTEBOOKS = sorted((report.REPO_ROOT / "notebooks").glob("*.ipynb"))
 PERCENT = re.compile(r"\d{2}\.\d{1,2}%")
+EXTERNAL = {"99.52%"}  # public figures the prose compares with; not ours, so in no output
 
 
 def load(path):
@@ -55,7 +56,9 @@ def test_notebook_opens_in_colab_with_a_gpu(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_percentages_in_the_prose_are_in_the_outputs(path):
     nb = load(path)
-    shown = outputs_text(nb) + json.dumps(report.load_steps())
+    saved = [f"{h[key]:.2f}%" for step in report.load_steps() for h in step["history"]
+             for key in ("train_acc", "test_acc")]  # earlier steps may be quoted too
+    shown = outputs_text(nb) + " ".join(saved) + " ".join(EXTERNAL)
     prose = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     missing = [p for p in PERCENT.findall(prose) if p not in shown]
     assert not missing, f"{path.name} quotes {missing}, which none of its outputs shows"

@@ -132,9 +132,11 @@ class LightGAP(nn.Sequential):
 class FinalNet(nn.Sequential):
     """Step 07 onwards, the workbook's final model: the parameters freed by GAP go into
     a third conv before the pool (edges are combined into parts at RF 7, not 5) and into
-    wider layers after it, where a 3x3 conv costs a quarter of the compute."""
+    wider layers after it, where a 3x3 conv costs a quarter of the compute. Dropout is
+    0.02, not 0.05: on the 50k/10k validation split the final recipe reached 99.39%
+    with 0.02 against 99.27% with 0.05 (notebook 09)."""
 
-    def __init__(self, dropout=0.05):
+    def __init__(self, dropout=0.02):
         super().__init__(
             conv_block(1, 8, dropout=dropout),                 # 26, RF 3
             conv_block(8, 16, dropout=dropout),                # 24, RF 5
@@ -154,7 +156,7 @@ class ScaledFinalNet(nn.Sequential):
     few parameters can reach 99.4%? widths = (first conv, first block, after the 1x1
     transition, second block); (8, 16, 12, 24) is FinalNet itself."""
 
-    def __init__(self, widths=(4, 8, 6, 10), dropout=0.05):
+    def __init__(self, widths=(4, 8, 6, 10), dropout=0.02):
         a, b, t, c = widths
         super().__init__(
             conv_block(1, a, dropout=dropout),               # 26, RF 3
