@@ -145,7 +145,15 @@ def pareto_table(studies):
 
 
 # name of the block in README.md -> (file under assets/, function that makes the text)
-README_BLOCKS = {"seeds": ("seeds.json", seeds_table), "bench": ("bench_cpu.json", bench_table)}
+README_BLOCKS = {"seeds": ("seeds.json", seeds_table), "tiny": ("tiny_seeds.json", seeds_table),
+                 "bench": ("bench_cpu.json", bench_table)}
+
+
+def pareto_studies():
+    """The width family of the bonus notebook: assets/pareto/*.json and the two studies."""
+    paths = sorted((ASSETS / "pareto").glob("*.json")) + [ASSETS / "tiny_seeds.json",
+                                                          ASSETS / "seeds.json"]
+    return [json.loads(p.read_text()) for p in paths if p.exists()]
 
 
 def readme_blocks():
@@ -154,6 +162,8 @@ def readme_blocks():
     for block, (name, make) in README_BLOCKS.items():
         if (ASSETS / name).exists():
             blocks[block] = make(json.loads((ASSETS / name).read_text()))
+    if (ASSETS / "pareto").exists():
+        blocks["pareto"] = pareto_table(pareto_studies())
     return blocks
 
 
