@@ -2,9 +2,10 @@
 
     python -m utils.seeds --seeds 0 1 2 3 4 --jobs 2
 
-runs `python -m utils.train --seed S --out runs/seeds/seed_S` for each seed not trained yet
-(`--jobs` at a time, the CPU threads shared between them), then summarizes the final-epoch
-and best-epoch test accuracy over the seeds into assets/seeds.json and assets/seeds.png.
+runs `python -m utils.train --seed S --out runs/seeds/seed_S` for each seed without a finished
+run of the same recipe (`--jobs` at a time, the CPU threads shared between them), then
+summarizes the final-epoch and best-epoch test accuracy over the seeds into
+assets/seeds.json and assets/seeds.png (`--name` changes "seeds" in all three).
 Any other option is passed on to utils.train, so a recipe can be studied the same way.
 """
 import argparse
@@ -91,12 +92,13 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--jobs", type=positive_int, default=1, help="trainings at a time")
-    p.add_argument("--runs", type=Path, default=Path("runs/seeds"))
     p.add_argument("--name", default="seeds", help="assets/<name>.json and .png")
+    p.add_argument("--runs", type=Path, default=None,
+                   help="folder of the seed_<S> runs (default: runs/<name>)")
     args, extra = p.parse_known_args(argv)
     if len(args.seeds) < 2:
         p.error("a study needs at least 2 seeds")
-    runs = args.runs.resolve()
+    runs = (args.runs or REPO_ROOT / "runs" / args.name).resolve()
     train_seeds(args.seeds, runs, args.jobs, extra)
     study = summarize_seeds([runs / f"seed_{s}" for s in args.seeds])
     study["command"] = "python -m utils.train " + " ".join(extra)
