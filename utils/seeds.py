@@ -101,7 +101,7 @@ def main(argv=None):
     runs = (args.runs or REPO_ROOT / "runs" / args.name).resolve()
     train_seeds(args.seeds, runs, args.jobs, extra)
     study = summarize_seeds([runs / f"seed_{s}" for s in args.seeds])
-    study["command"] = "python -m utils.train " + " ".join(extra)
+    study["command"] = " ".join(["python -m utils.train", *extra])
     save_json(study, output_path(f"{args.name}.json"))
     from utils.plot import seeds_figure
     seeds_figure(study, save=output_path(f"{args.name}.png"))
