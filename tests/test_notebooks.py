@@ -11,7 +11,8 @@ from utils import report
 
 NOTEBOOKS = sorted((report.REPO_ROOT / "notebooks").glob("*.ipynb"))
 PERCENT = re.compile(r"\d{2}\.\d{1,2}%")
-EXTERNAL = {"99.52%"}  # public figures the prose compares with; not ours, so in no output
+# Public figures and targets the prose compares with: not results of ours, so in no output.
+EXTERNAL = {"99.52%", "99.54%", "99.6%"}
 
 
 def load(path):
