@@ -74,3 +74,11 @@ def test_scaled_final_net_is_final_net_at_its_widths_and_tiny_by_default():
     assert global_average_pools(tiny)
     assert any(isinstance(m, nn.BatchNorm2d) for m in tiny.modules())
     assert any(isinstance(m, nn.modules.dropout._DropoutNd) for m in tiny.modules())
+
+
+def test_the_report_knows_the_widths_of_the_named_models():
+    from utils.report import MODEL_WIDTHS
+
+    for name, widths in MODEL_WIDTHS.items():
+        scaled = {k: v.shape for k, v in ScaledFinalNet(widths).state_dict().items()}
+        assert scaled == {k: v.shape for k, v in build_model(name).state_dict().items()}

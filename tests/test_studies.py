@@ -34,7 +34,8 @@ def test_seed_summary_statistics(tmp_path):
     assert "| 1 | 99.70% | 99.70% | 99.30% | 4 (40s) |" in table
     assert "| 10 | 99.20% | 99.20% | 99.00% | never |" in table
     assert "**99.467% ± 0.252**" in table
-    assert "| 3,498 | [4, 8, 6, 10] | 3 | 99.47% ± 0.25 | 99.20% | 99.70% |" in report.pareto_table([study])
+    assert "| 3,498 | `tiny` (4, 8, 6, 10) | 3 | 99.47% ± 0.25 | 99.20% | 99.70% |" in report.pareto_table([study])
+    assert "`python -m utils.train --model tiny` with seeds 0 1 10" in table
 
 
 def test_seed_study_trains_each_seed_from_the_command_line(tmp_path, monkeypatch):

@@ -12,6 +12,9 @@ from pathlib import Path
 
 from utils.data import REPO_ROOT, smoke_mode
 
+# The widths (see models.ScaledFinalNet) of the models a study can name without --widths.
+MODEL_WIDTHS = {"final": (8, 16, 12, 24), "tiny": (4, 8, 6, 10)}
+
 ASSETS = REPO_ROOT / "assets"
 README = REPO_ROOT / "README.md"
 
@@ -95,10 +98,11 @@ def seeds_table(study):
         lines.append(f"| {r['seed']} | {r['final_test_acc']:.2f}% | {r['best_test_acc']:.2f}% "
                      f"| {r['last3_min_test_acc']:.2f}% | {first} |")
     f, b = study["final"], study["best"]
-    lines.insert(0, f"`python -m utils.seeds --seeds {' '.join(str(r['seed']) for r in study['per_seed'])}` "
-                    f"trains `{study['command']}` once per seed: {study['per_seed'][0]['params']:,} "
-                    f"parameters, {study['per_seed'][0]['epochs']} epochs, plain evaluation (no "
-                    "test-time augmentation), on the 10,000 test images.\n")
+    seeds = " ".join(str(r["seed"]) for r in study["per_seed"])
+    lines.insert(0, f"`{study['command']}` with seeds {seeds}, run by `python -m utils.seeds`: "
+                    f"{study['per_seed'][0]['params']:,} parameters, "
+                    f"{study['per_seed'][0]['epochs']} epochs, plain evaluation (no test-time "
+                    "augmentation), on the 10,000 test images.\n")
     lines.append(f"| **mean ± std** | **{f['mean']:.3f}% ± {f['std']:.3f}** "
                  f"| {b['mean']:.3f}% ± {b['std']:.3f} | | |")
     lines.append(f"| **min** | {f['min']:.2f}% | {b['min']:.2f}% | {study['last3_min']:.2f}% | |")
@@ -134,11 +138,12 @@ def variants_table(variants):
 
 def pareto_table(studies):
     """Seed studies of one architecture at several widths, smallest first."""
-    lines = ["| parameters | widths | seeds | final-epoch test acc, mean ± std | min | max |",
+    lines = ["| parameters | model | seeds | final-epoch test acc, mean ± std | min | max |",
              "|---:|---|---:|---:|---:|---:|"]
     for s in sorted(studies, key=lambda s: s["per_seed"][0]["params"]):
         f = s["final"]
-        lines.append(f"| {s['per_seed'][0]['params']:,} | {s.get('widths') or 'FinalNet'} "
+        widths = s.get("widths") or MODEL_WIDTHS.get(s["model"])
+        lines.append(f"| {s['per_seed'][0]['params']:,} | `{s['model']}` {tuple(widths)} "
                      f"| {s['seeds']} | {f['mean']:.2f}% ± {f['std']:.2f} | {f['min']:.2f}% "
                      f"| {f['max']:.2f}% |")
     return "\n".join(lines)
