@@ -1,7 +1,9 @@
 """The workbook's models, one per step, from a plain baseline to the final sub-20k network.
 
 Every model is an `nn.Sequential`, so it reads top to bottom in the order the data flows,
-and the comments give the output size and receptive field (RF) after each layer.
+and the comments give the output size and receptive field (RF) after each layer. Steps 03
+to 06 differ by one argument or one layer, yet each is written out in full: its notebook
+shows the whole model it trains, and the difference from the step before is plain to see.
 """
 import torch.nn as nn
 
