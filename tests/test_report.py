@@ -42,10 +42,10 @@ def test_results_table_and_readme_update(tmp_path):
     readme = tmp_path / "README.md"
     start, end = report.markers("results")
     readme.write_text(f"intro\n{start}\nold\n{end}\nrest\n")
-    report.update_readme("results", table, readme)
+    report.update_readme({"results": table}, readme)
     text = readme.read_text()
     assert table in text and "old" not in text and text.startswith("intro") and "rest" in text
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="markers"):
-        report.update_readme("results", table, readme)
+        report.update_readme({"results": table}, readme)
     assert readme.read_text() == "no markers"

@@ -78,7 +78,7 @@ def test_stop_at_target_stops_and_summary_finds_the_first_epoch():
 def test_misclassified_returns_only_mistakes():
     train.seed_everything(0)
     model = build_model("light").eval()
-    images, labels, preds = train.misclassified(model, tiny_loaders()[1], limit=7)
+    images, labels, preds = train.misclassified(*train.predict(model, tiny_loaders()[1]), limit=7)
     assert len(images) == len(labels) == len(preds) == 7  # an untrained model errs often
     assert (labels != preds).all()
 

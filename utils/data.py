@@ -83,11 +83,10 @@ def mnist(train, root=None, transform=None):
     """torchvision's MNIST dataset, downloading it only if its files are missing."""
     root = data_root(root)
     check_raw_files(root)
-    missing = [name for name in RAW_FILES if not (root / "MNIST" / "raw" / name).exists()]
     try:
         return datasets.MNIST(root, train=train, transform=transform, download=True)
     except Exception as error:  # torchvision raises RuntimeError, URLError, OSError...
-        if not missing:
+        if all((root / "MNIST" / "raw" / name).exists() for name in RAW_FILES):
             raise DataError(f"could not read MNIST from {root.resolve()}/MNIST/raw/: "
                             f"{type(error).__name__}: {error}") from error
         raise DataError(

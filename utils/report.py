@@ -77,20 +77,26 @@ def markers(block):
     return f"<!-- {block}:start -->", f"<!-- {block}:end -->"
 
 
-def update_readme(block, text, readme=README):
-    """Replace what stands between the `block` markers of README.md with `text`."""
-    start, end = markers(block)
-    old = Path(readme).read_text()
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    if not pattern.search(old):
-        raise ValueError(f"{readme} has no {start} ... {end} markers")
-    new = pattern.sub(lambda _: f"{start}\n{text}\n{end}", old)
+def update_readme(blocks, readme=README):
+    """Replace what stands between each block's markers in README.md, {block: text}."""
+    new = Path(readme).read_text()
+    for block, text in blocks.items():
+        start, end = markers(block)
+        pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+        if not pattern.search(new):
+            raise ValueError(f"{readme} has no {start} ... {end} markers")
+        new = pattern.sub(lambda _: f"{start}\n{text}\n{end}", new)
     atomic_write(readme, lambda tmp: Path(tmp).write_text(new))
 
 
 def seeds_table(study):
     """A markdown table of a seed study (utils.seeds): per seed, then mean, std and min."""
-    lines = ["| seed | final-epoch test acc | best test acc | lowest of last 3 epochs "
+    first_run = study["per_seed"][0]
+    seeds = " ".join(str(r["seed"]) for r in study["per_seed"])
+    lines = [f"`{study['command']}` with seeds {seeds}, run by `python -m utils.seeds`: "
+             f"{first_run['params']:,} parameters, {first_run['epochs']} epochs, plain "
+             "evaluation (no test-time augmentation), on the 10,000 test images.\n",
+             "| seed | final-epoch test acc | best test acc | lowest of last 3 epochs "
              "| 99.4% first at epoch (seconds) |", "|---:|---:|---:|---:|---:|"]
     for r in study["per_seed"]:
         first = (f"{r['target_epoch']} ({r['target_seconds']:.0f}s)" if r["target_epoch"]
@@ -98,11 +104,6 @@ def seeds_table(study):
         lines.append(f"| {r['seed']} | {r['final_test_acc']:.2f}% | {r['best_test_acc']:.2f}% "
                      f"| {r['last3_min_test_acc']:.2f}% | {first} |")
     f, b = study["final"], study["best"]
-    seeds = " ".join(str(r["seed"]) for r in study["per_seed"])
-    lines.insert(0, f"`{study['command']}` with seeds {seeds}, run by `python -m utils.seeds`: "
-                    f"{study['per_seed'][0]['params']:,} parameters, "
-                    f"{study['per_seed'][0]['epochs']} epochs, plain evaluation (no test-time "
-                    "augmentation), on the 10,000 test images.\n")
     lines.append(f"| **mean ± std** | **{f['mean']:.3f}% ± {f['std']:.3f}** "
                  f"| {b['mean']:.3f}% ± {b['std']:.3f} | | |")
     lines.append(f"| **min** | {f['min']:.2f}% | {b['min']:.2f}% | {study['last3_min']:.2f}% | |")
@@ -174,8 +175,7 @@ def readme_blocks():
 
 def write_readme(readme=README):
     """Regenerate every block of README.md from assets/ (notebook 10 calls this)."""
-    for block, text in readme_blocks().items():
-        update_readme(block, text, readme)
+    update_readme(readme_blocks(), readme)
 
 
 if __name__ == "__main__":

@@ -66,9 +66,10 @@ def check(process, others):
 
 def summarize_seeds(runs):
     """Per-seed figures and their mean, standard deviation and minimum."""
+    runs = sorted(runs, key=lambda p: int(p.name.split("_")[-1]))
+    metrics = [json.loads((path / "metrics.json").read_text()) for path in runs]
     per_seed = []
-    for path in sorted(runs, key=lambda p: int(p.name.split("_")[-1])):
-        m = json.loads((path / "metrics.json").read_text())
+    for m in metrics:
         acc = [h["test_acc"] for h in m["history"]]
         s = m["summary"]
         per_seed.append(dict(seed=m["args"]["seed"], final_test_acc=acc[-1], best_test_acc=max(acc),
@@ -82,7 +83,8 @@ def summarize_seeds(runs):
         return dict(mean=statistics.mean(values), min=min(values), max=max(values),
                     std=statistics.stdev(values) if len(values) > 1 else 0.0)
 
-    return dict(model=m["args"]["model"], widths=m["args"].get("widths"), seeds=len(per_seed),
+    args = metrics[0]["args"]
+    return dict(model=args["model"], widths=args.get("widths"), seeds=len(per_seed),
                 final=stats("final_test_acc"), best=stats("best_test_acc"),
                 last3_min=min(r["last3_min_test_acc"] for r in per_seed), per_seed=per_seed)
 

@@ -132,9 +132,9 @@ def predict(model, loader):
     return torch.cat(images), torch.cat(labels), torch.cat(preds)
 
 
-def misclassified(model, loader, limit=30):
-    """(images, true labels, predicted labels) of the first `limit` mistakes."""
-    images, labels, preds = predict(model, loader)
+def misclassified(images, labels, preds, limit=30):
+    """(images, true labels, predicted labels) of the first `limit` mistakes among the
+    outputs of `predict`, which a confusion matrix can then use too."""
     wrong = (preds != labels).nonzero().flatten()[:limit]
     return images[wrong], labels[wrong], preds[wrong]
 
