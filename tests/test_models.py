@@ -2,9 +2,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from utils.models import MODELS, FinalNet, ScaledFinalNet, build_model, count_parameters
+from utils.models import MODELS, FinalNet, ScaledFinalNet, build_model, conv_block, count_parameters
 
-SUB_20K = ["light", "light_bn", "light_bn_dropout", "light_gap", "final", "tiny"]
+SUB_20K = ["light", "light_bn", "light_bn_dropout", "light_gap", "final", "tiny", "separable"]
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -76,9 +76,33 @@ def test_scaled_final_net_is_final_net_at_its_widths_and_tiny_by_default():
     assert any(isinstance(m, nn.modules.dropout._DropoutNd) for m in tiny.modules())
 
 
+def test_separable_net_is_under_4k_with_bn_dropout_gap_and_depthwise_convs():
+    model = build_model("separable")
+    assert count_parameters(model) == 3_800
+    assert global_average_pools(model)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    assert any(isinstance(m, nn.Dropout2d) for m in model.modules())
+    depthwise = [m for m in model.modules() if isinstance(m, nn.Conv2d) and m.groups > 1]
+    assert len(depthwise) == 4 and all(m.groups == m.in_channels == m.out_channels
+                                       for m in depthwise)
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_a_separable_block_costs_a_fraction_of_a_full_conv():
+    from utils.models import separable_block
+
+    weights = sum(p.numel() for p in separable_block(22, 22)[:2].parameters())
+    assert weights == 22 * 9 + 22 * 22 == 682
+    assert weights < sum(p.numel() for p in conv_block(22, 22)[0].parameters()) / 6
+
+
 def test_the_report_knows_the_widths_of_the_named_models():
     from utils.report import MODEL_WIDTHS
 
+    assert count_parameters(build_model("separable", width=MODEL_WIDTHS["separable"])) == \
+        count_parameters(build_model("separable"))
     for name, widths in MODEL_WIDTHS.items():
+        if name == "separable":
+            continue
         scaled = {k: v.shape for k, v in ScaledFinalNet(widths).state_dict().items()}
         assert scaled == {k: v.shape for k, v in build_model(name).state_dict().items()}

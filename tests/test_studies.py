@@ -38,6 +38,24 @@ def test_seed_summary_statistics(tmp_path):
     assert "`python -m utils.train --model tiny` with seeds 0 1 10" in table
 
 
+def test_pareto_table_and_figure_name_each_model_and_its_width(tmp_path):
+    scaled = seeds.summarize_seeds([fake_run(tmp_path / f"seed_{s}", s, [99.0, 99.1 + s / 10])
+                                    for s in (0, 1)])
+    separable = dict(scaled, model="separable", widths=None, width=16,
+                     per_seed=[dict(r, params=2000) for r in scaled["per_seed"]])
+    default = dict(separable, width=None, per_seed=[dict(r, params=3800) for r in scaled["per_seed"]])
+    table = report.pareto_table([default, scaled, separable])
+    rows = [line.split(" | ")[:2] for line in table.splitlines()[2:]]
+    assert rows == [["| 2,000", "`separable` width 16"], ["| 3,498", "`tiny` (4, 8, 6, 10)"],
+                    ["| 3,800", "`separable` width 22"]]
+    from utils.plot import pareto_figure
+
+    fig = pareto_figure([default, scaled, separable], save=tmp_path / "p.png")
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert sum("mean ± std" in label for label in labels) == 2
+    assert (tmp_path / "p.png").exists()
+
+
 def test_seed_study_trains_each_seed_from_the_command_line(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBOOK_SMOKE", "1")  # one epoch on a few thousand images
     monkeypatch.setattr(seeds, "output_path", lambda name: tmp_path / "out" / name)
@@ -67,17 +85,21 @@ def test_seed_study_reports_a_failed_training(tmp_path, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
-def test_benchmark_measures_both_pipelines(tmp_path, capsys):
+def test_benchmark_measures_both_pipelines_in_both_precisions(tmp_path, capsys):
     result = bench.main(["--steps", "3", "--warmup", "1", "--workers", "0", "--variants",
                          "--out", str(tmp_path / "b.json")])
-    assert result["classic"]["train_images_per_s"] > 0 and result["fast"]["train_images_per_s"] > 0
-    assert result["ratio"] == pytest.approx(
-        result["fast"]["train_images_per_s"] / result["classic"]["train_images_per_s"], abs=0.01)
+    speed = {key: result[key]["train_images_per_s"] for key in bench.PIPELINES}
+    assert all(v > 0 for v in speed.values())
+    assert result["ratio"] == pytest.approx(speed["fast"] / speed["classic"], abs=0.01)
+    assert result["ratio_bf16"] == pytest.approx(speed["fast_bf16"] / speed["classic"], abs=0.01)
     assert json.loads((tmp_path / "b.json").read_text()) == result
     printed = capsys.readouterr().out
-    assert "ratio b / a" in printed and "device:" in printed
+    assert "ratio b / a" in printed and "ratio d / a" in printed and "device:" in printed
     table = report.bench_table(result)
-    assert f"**{result['ratio']:.2f}x**" in table
+    assert f"b / a, both in float32: {result['ratio']:.2f}x" in table
+    assert f"d / a, the fast path in bf16 against the classic one in float32: " \
+           f"{result['ratio_bf16']:.2f}x" in table
+    assert all(f"| {name} | {speed[key]:,} |" in table for key, name in bench.PIPELINES.items())
     assert set(result["variants"]) == {"as committed", "nn.Dropout instead of Dropout2d",
                                        "channels_last memory format", "batch 512"}
     assert "| as committed | " in table and "| 1.00x |" in table

@@ -105,6 +105,23 @@ def test_unreadable_or_missing_checkpoint_is_refused(tmp_path):
         train.load_weights(build_model("final"), tmp_path / "missing.pt")
 
 
+def test_bf16_runs_the_convolutions_in_bf16_and_keeps_weights_in_float32():
+    model = build_model("final").to(memory_format=torch.channels_last)
+    seen = []
+    model[1][0].register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    optimizer = train.make_optimizer("sgd", model.parameters(), 0.05)
+    train_loader, test_loader = tiny_loaders()
+    loss, _ = train.train_one_epoch(model, train_loader, optimizer, progress=False, bf16=True)
+    assert seen[0] == torch.bfloat16 and loss == loss  # not NaN
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    seen.clear()
+    bf16_loss, bf16_acc = train.evaluate(model, test_loader, bf16=True)
+    assert seen[0] == torch.bfloat16
+    fp32_loss, fp32_acc = train.evaluate(model, test_loader)
+    assert seen[-1] == torch.float32
+    assert bf16_loss == pytest.approx(fp32_loss, rel=0.05) and abs(bf16_acc - fp32_acc) <= 2.0
+
+
 # --- the command line ----------------------------------------------------------------------
 
 def test_cli_smoke_run_writes_metrics_weights_and_curves(tmp_path, monkeypatch, capsys):
@@ -120,6 +137,12 @@ def test_cli_smoke_run_writes_metrics_weights_and_curves(tmp_path, monkeypatch, 
     assert {"test_acc", "seconds", "train_acc", "lr"} <= set(metrics["history"][0])
     train.load_weights(build_model("final"), out / "weights.pt")
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_bf16_is_recorded_with_the_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WORKBOOK_SMOKE", "1")
+    metrics = train.main(["--model", "light_gap", "--bf16", "--out", str(tmp_path), "--no-progress"])
+    assert metrics["args"]["bf16"] is True and "bf16" in capsys.readouterr().out
 
 
 def test_cli_will_not_overwrite_a_run(tmp_path, capsys):

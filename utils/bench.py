@@ -5,8 +5,10 @@
 Trains the final model for the same number of steps, in one run on one machine, fed by
 (a) PIL images through torchvision transforms and a DataLoader with worker processes, as
 most MNIST tutorials do, and (b) the fast path: tensors on the device, augmented a batch at
-a time. Same model, batch size and augmentation. Prints images per second for each, the
-pipeline alone (no training) too, and the ratio b / a. A benchmark, not a test.
+a time. Same model, batch size and augmentation. Each pipeline is timed twice: with float32
+arithmetic, as such tutorials train, and with bf16 autocast and channels_last (the command
+line's --bf16). Prints images per second for each, the pipeline alone (no training) too,
+and the ratios to (a) in float32. A benchmark, not a test.
 """
 import argparse
 import json
@@ -24,6 +26,12 @@ from utils.report import save_json
 from utils.train import non_negative_int, positive_int
 
 AUGMENT = data.Augment(degrees=10, translate=0.1, scale=0.1)  # the final recipe's
+PIPELINES = {
+    "classic": "(a) PIL + torchvision + DataLoader, float32",
+    "fast": "(b) fast path, float32",
+    "classic_bf16": "(c) PIL + torchvision + DataLoader, bf16 + channels_last",
+    "fast_bf16": "(d) fast path, bf16 + channels_last",
+}
 
 
 def device_name(device):
@@ -61,7 +69,7 @@ def with_plain_dropout(model):
 
 
 def measure(loader, steps, warmup, device, change_model=None, channels_last=False,
-            compile=False):
+            compile=False, bf16=False):
     """(training, pipeline alone) throughput of `loader`, after a warm-up."""
     train.seed_everything(0)
     model = FinalNet()
@@ -77,7 +85,7 @@ def measure(loader, steps, warmup, device, change_model=None, channels_last=Fals
     def step(batches):
         if channels_last:
             batches = ((x.contiguous(memory_format=torch.channels_last), y) for x, y in batches)
-        train.train_one_epoch(model, batches, optimizer, progress=False)
+        train.train_one_epoch(model, batches, optimizer, progress=False, bf16=bf16)
 
     batch_size = loader.batch_size
     batches = iter(loader)
@@ -139,25 +147,31 @@ def main(argv=None):
     except ValueError as error:
         p.error(str(error))
     print(f"device: {device_name(device)}; final model, batch {args.batch_size}, {AUGMENT}")
-    classic_loader, _ = data.torchvision_loaders(augment=AUGMENT, batch_size=args.batch_size,
-                                                 root=args.data, num_workers=args.workers)
-    classic = measure(classic_loader, args.steps, args.warmup, device)
-    del classic_loader  # stop its worker processes before timing the fast path
-    fast_loader, _ = data.fast_loaders(augment=AUGMENT, batch_size=args.batch_size,
-                                       device=device, root=args.data)
-    fast = measure(fast_loader, args.steps, args.warmup, device)
-
-    ratio = fast["train_images_per_s"] / classic["train_images_per_s"]
-    print(f"(a) torchvision + DataLoader ({args.workers} workers): "
-          f"{classic['train_images_per_s']:>7,} img/s training, "
-          f"{classic['pipeline_images_per_s']:>7,} img/s pipeline alone")
-    print(f"(b) fast path (tensors on {device.type}):{' ' * max(0, 9 - len(device.type))}"
-          f"{fast['train_images_per_s']:>7,} img/s training, "
-          f"{fast['pipeline_images_per_s']:>7,} img/s pipeline alone")
-    print(f"ratio b / a, training: {ratio:.2f}x")
     result = dict(device=device_name(device), device_type=device.type, torch=torch.__version__,
                   batch_size=args.batch_size, steps=args.steps, workers=args.workers,
-                  augment=repr(AUGMENT), classic=classic, fast=fast, ratio=round(ratio, 2))
+                  augment=repr(AUGMENT), pipelines=PIPELINES)
+    for bf16 in (False, True):
+        suffix = "_bf16" if bf16 else ""
+        classic_loader, _ = data.torchvision_loaders(augment=AUGMENT, batch_size=args.batch_size,
+                                                     root=args.data, num_workers=args.workers)
+        result["classic" + suffix] = measure(classic_loader, args.steps, args.warmup, device,
+                                             channels_last=bf16, bf16=bf16)
+        del classic_loader  # stop its worker processes before timing the fast path
+        fast_loader, _ = data.fast_loaders(augment=AUGMENT, batch_size=args.batch_size,
+                                           device=device, root=args.data)
+        result["fast" + suffix] = measure(fast_loader, args.steps, args.warmup, device,
+                                          channels_last=bf16, bf16=bf16)
+    base = result["classic"]["train_images_per_s"]
+    result["ratio"] = round(result["fast"]["train_images_per_s"] / base, 2)
+    result["ratio_bf16"] = round(result["fast_bf16"]["train_images_per_s"] / base, 2)
+    for key, name in PIPELINES.items():
+        r = result[key]
+        print(f"{name:<58} {r['train_images_per_s']:>7,} img/s training "
+              f"({r['train_images_per_s'] / base:.2f}x), "
+              f"{r['pipeline_images_per_s']:>7,} img/s pipeline alone")
+    print(f"ratio b / a, training, both float32: {result['ratio']:.2f}x")
+    print(f"ratio d / a, training, fast path in bf16 against the classic one in float32: "
+          f"{result['ratio_bf16']:.2f}x")
     if args.variants:
         print("fast path variants:")
         result["variants"] = measure_variants(args, device)

@@ -185,17 +185,24 @@ def seeds_figure(study, targets=(99.4, 99.6), save=None):
 
 
 def pareto_figure(studies, target=99.4, save=None):
-    """Final-epoch test accuracy against parameters: every seed as a dot, the mean as a
-    line with its standard deviation as error bars."""
-    studies = sorted(studies, key=lambda s: s["per_seed"][0]["params"])
-    params = [s["per_seed"][0]["params"] for s in studies]
+    """Final-epoch test accuracy against parameters, one line per architecture: every seed
+    as a dot, the mean as a line with its standard deviation as error bars."""
+    families = [("C0", "FinalNet's architecture, final recipe",
+                 [s for s in studies if s["model"] != "separable"]),
+                ("C1", "SeparableNet, its own recipe",
+                 [s for s in studies if s["model"] == "separable"])]
     fig, ax = plt.subplots(figsize=(7, 4))
-    for p, s in zip(params, studies):
-        ax.scatter([p] * s["seeds"], [r["final_test_acc"] for r in s["per_seed"]],
-                   color="C0", alpha=0.4, s=12)
-    ax.errorbar(params, [s["final"]["mean"] for s in studies],
-                yerr=[s["final"]["std"] for s in studies], color="C0", marker="o", capsize=3,
-                label="mean ± std over seeds")
+    for color, family, members in families:
+        members = sorted(members, key=lambda s: s["per_seed"][0]["params"])
+        params = [s["per_seed"][0]["params"] for s in members]
+        for p, s in zip(params, members):
+            ax.scatter([p] * s["seeds"], [r["final_test_acc"] for r in s["per_seed"]],
+                       color=color, alpha=0.4, s=12)
+        if members:
+            ax.errorbar(params, [s["final"]["mean"] for s in members],
+                        yerr=[s["final"]["std"] for s in members], color=color, marker="o",
+                        capsize=3, label=f"{family}: mean ± std over seeds")
+    params = sorted(s["per_seed"][0]["params"] for s in studies)
     ax.axhline(target, color="black", linestyle=":", label=f"{target}%")
     ax.set_xscale("log")
     ax.set_xticks(params, [f"{p / 1000:.1f}k" for p in params])

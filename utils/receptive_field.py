@@ -66,6 +66,8 @@ def receptive_field(model, input_size=(1, 28, 28)):
                 kind += f" s{stride}"
             if dilation != 1:
                 kind += f" d{dilation}"
+            if getattr(module, "groups", 1) > 1:
+                kind += " dw" if module.groups == module.in_channels else f" g{module.groups}"
         rf = rf + (kernel - 1) * dilation * jump
         jump = jump * stride
         rows.append(dict(layer=name, kind=kind, kernel=kernel, stride=stride,

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from utils.data import REPO_ROOT, smoke_mode
 
-# The widths (see models.ScaledFinalNet) of the models a study can name without --widths.
-MODEL_WIDTHS = {"final": (8, 16, 12, 24), "tiny": (4, 8, 6, 10)}
+# The default widths of the models a study can name without --widths (models.ScaledFinalNet)
+# or --width (models.SeparableNet).
+MODEL_WIDTHS = {"final": (8, 16, 12, 24), "tiny": (4, 8, 6, 10), "separable": 22}
 
 ASSETS = REPO_ROOT / "assets"
 README = REPO_ROOT / "README.md"
@@ -112,19 +113,21 @@ def seeds_table(study):
 
 def bench_table(bench):
     """A markdown table of a benchmark run (utils.bench)."""
-    a, b = bench["classic"], bench["fast"]
+    base = bench["classic"]["train_images_per_s"]
+    rows = [f"| {name} | {bench[key]['train_images_per_s']:,} | "
+            f"{bench[key]['train_images_per_s'] / base:.2f}x | "
+            f"{bench[key]['pipeline_images_per_s']:,} |" for key, name in bench["pipelines"].items()]
     return "\n".join([
         f"Final model, batch {bench['batch_size']}, {bench['augment']}, {bench['steps']} timed "
-        f"steps, on {bench['device']} (torch {bench['torch']}):",
+        f"steps, on {bench['device']} (torch {bench['torch']}); DataLoader with "
+        f"{bench['workers']} workers:",
         "",
-        "| pipeline | training, images/s | pipeline alone, images/s |",
-        "|---|---:|---:|",
-        f"| (a) PIL + torchvision transforms + DataLoader, {bench['workers']} workers "
-        f"| {a['train_images_per_s']:,} | {a['pipeline_images_per_s']:,} |",
-        f"| (b) fast path: tensors on the device, batch augmentation "
-        f"| {b['train_images_per_s']:,} | {b['pipeline_images_per_s']:,} |",
-        f"| **ratio b / a** | **{bench['ratio']:.2f}x** | "
-        f"{b['pipeline_images_per_s'] / a['pipeline_images_per_s']:.1f}x |",
+        "| pipeline | training, images/s | vs (a) | pipeline alone, images/s |",
+        "|---|---:|---:|---:|",
+        *rows,
+        "",
+        f"**Ratio b / a, both in float32: {bench['ratio']:.2f}x. Ratio d / a, the fast path in "
+        f"bf16 against the classic one in float32: {bench['ratio_bf16']:.2f}x.**",
     ] + variants_table(bench.get("variants")))
 
 
@@ -137,14 +140,20 @@ def variants_table(variants):
         f"| {name} | {v:,} | {v / base:.2f}x |" for name, v in variants.items()]
 
 
+def model_label(study):
+    """The model of a seed study and its widths: `tiny` (4, 8, 6, 10), `separable` width 22."""
+    if study["model"] == "separable":
+        return f"`separable` width {study.get('width') or MODEL_WIDTHS['separable']}"
+    return f"`{study['model']}` {tuple(study.get('widths') or MODEL_WIDTHS[study['model']])}"
+
+
 def pareto_table(studies):
-    """Seed studies of one architecture at several widths, smallest first."""
+    """Seed studies of models at several widths, smallest first."""
     lines = ["| parameters | model | seeds | final-epoch test acc, mean ± std | min | max |",
              "|---:|---|---:|---:|---:|---:|"]
     for s in sorted(studies, key=lambda s: s["per_seed"][0]["params"]):
         f = s["final"]
-        widths = s.get("widths") or MODEL_WIDTHS.get(s["model"])
-        lines.append(f"| {s['per_seed'][0]['params']:,} | `{s['model']}` {tuple(widths)} "
+        lines.append(f"| {s['per_seed'][0]['params']:,} | {model_label(s)} "
                      f"| {s['seeds']} | {f['mean']:.2f}% ± {f['std']:.2f} | {f['min']:.2f}% "
                      f"| {f['max']:.2f}% |")
     return "\n".join(lines)

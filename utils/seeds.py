@@ -84,7 +84,8 @@ def summarize_seeds(runs):
                     std=statistics.stdev(values) if len(values) > 1 else 0.0)
 
     args = metrics[0]["args"]
-    return dict(model=args["model"], widths=args.get("widths"), seeds=len(per_seed),
+    return dict(model=args["model"], widths=args.get("widths"), width=args.get("width"),
+                seeds=len(per_seed),
                 final=stats("final_test_acc"), best=stats("best_test_acc"),
                 last3_min=min(r["last3_min_test_acc"] for r in per_seed), per_seed=per_seed)
 
