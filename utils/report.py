@@ -171,6 +171,25 @@ def pareto_studies():
     return [json.loads(p.read_text()) for p in paths if p.exists()]
 
 
+def speed_runs():
+    """The command-line runs behind the README's time-to-99.4% table (assets/speed/)."""
+    return [json.loads(p.read_text()) for p in sorted((ASSETS / "speed").glob("*.json"))]
+
+
+def speed_table(runs):
+    """Time to 99.4% test accuracy of training runs alone on one machine, fastest first."""
+    lines = ["| arithmetic | epochs | seed | 99.4% first at epoch | after | final-epoch test acc "
+             "| all epochs |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for m in sorted(runs, key=lambda m: (m["args"]["epochs"], not m["args"].get("bf16"),
+                                         m["args"]["seed"])):
+        s, a = m["summary"], m["args"]
+        reached = (f"{s['target_epoch']} | {s['target_seconds']:.1f} s" if s["target_epoch"]
+                   else "never | ")
+        lines.append(f"| {'bf16' if a.get('bf16') else 'float32'} | {a['epochs']} | {a['seed']} "
+                     f"| {reached} | {s['last_test_acc']:.2f}% | {s['total_seconds']:.1f} s |")
+    return "\n".join(lines)
+
+
 def readme_blocks():
     """The generated blocks of README.md, from the files under assets/ that exist."""
     blocks = {"results": results_table(load_steps())}
@@ -179,6 +198,8 @@ def readme_blocks():
             blocks[block] = make(json.loads((ASSETS / name).read_text()))
     if (ASSETS / "pareto").exists():
         blocks["pareto"] = pareto_table(pareto_studies())
+    if (ASSETS / "speed").exists():
+        blocks["speed"] = speed_table(speed_runs())
     return blocks
 
 
