@@ -202,10 +202,13 @@ def pareto_figure(studies, target=99.4, save=None):
             ax.errorbar(params, [s["final"]["mean"] for s in members],
                         yerr=[s["final"]["std"] for s in members], color=color, marker="o",
                         capsize=3, label=f"{family}: mean ± std over seeds")
-    params = sorted(s["per_seed"][0]["params"] for s in studies)
+    params = [s["per_seed"][0]["params"] for s in studies]
     ax.axhline(target, color="black", linestyle=":", label=f"{target}%")
+    ax.axvline(4000, color="gray", linestyle="--", label="4,000 parameters")
     ax.set_xscale("log")
-    ax.set_xticks(params, [f"{p / 1000:.1f}k" for p in params])
+    ticks = [1000 * 2 ** k for k in range(7)]  # one tick per doubling, 1k to 64k
+    ax.set_xticks(ticks, [f"{t // 1000}k" for t in ticks])
+    ax.set_xlim(min(params) / 1.25, max(params) * 1.25)
     ax.minorticks_off()
     ax.set_xlabel("parameters")
     ax.set_ylabel("final-epoch test accuracy (%)")

@@ -76,8 +76,8 @@ def make_scheduler(name, optimizer, epochs, steps_per_epoch, max_lr=None):
 
 def autocast(device, bf16):
     """With `bf16`, the convolutions run in bfloat16 while the weights, the BatchNorm
-    statistics and the loss stay in float32. CPUs with AMX (recent Xeons, as on the machine
-    the README's figures come from) and GPUs from Ampere on compute bf16 natively and much
+    statistics and the loss stay in float32. CPUs with AMX (recent Xeons, like the one the
+    README's figures come from) and GPUs from Ampere on compute bf16 natively and much
     faster; elsewhere it is slower, so it is off unless asked for."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
