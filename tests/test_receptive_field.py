@@ -71,6 +71,18 @@ class Swapped(nn.Module):
         return self.late(self.pool(self.early(x)))
 
 
+def test_depthwise_and_grouped_convs_are_named_and_grow_the_field_like_any_conv():
+    model = nn.Sequential(
+        nn.Conv2d(1, 8, 3),                # 26, rf 3
+        nn.Conv2d(8, 8, 3, groups=8),      # depthwise: 24, rf 5
+        nn.Conv2d(8, 8, 1),                # 24, rf 5
+        nn.Conv2d(8, 8, 3, groups=2),      # grouped: 22, rf 7
+    )
+    rows = receptive_field(model)
+    assert column(rows, "kind") == ["Conv2d 3x3", "Conv2d 3x3 dw", "Conv2d 1x1", "Conv2d 3x3 g2"]
+    assert column(rows, "rf") == [3, 5, 5, 7]
+
+
 def test_rows_follow_execution_order():
     rows = receptive_field(Swapped())
     assert column(rows, "layer") == ["early", "pool", "late"]
@@ -130,3 +142,11 @@ def test_final_net_matches_the_comments_in_models_py():
     assert column(rows, "size") == [26, 24, 22, 11, 11, 9, 7, 7, 1, 1]
     # GAP averages the 7x7 map, whose pixels are 2 apart: 20 + (7 - 1) * 2 = 32
     assert rows[-2]["kernel"] == 7 and rows[-2]["jump"] == 14
+
+
+def test_separable_net_matches_the_comments_in_models_py():
+    rows = [r for r in receptive_field(build_model("separable")) if r["kind"] != "Conv2d 1x1"]
+    assert column(rows, "kind") == ["Conv2d 3x3"] * 2 + ["MaxPool2d 2x2"] + \
+        ["Conv2d 3x3 dw"] * 4 + ["GAP"]
+    assert column(rows, "rf") == [3, 5, 6, 10, 14, 18, 22, 32]
+    assert column(rows, "size") == [26, 24, 12, 10, 8, 6, 6, 1]
