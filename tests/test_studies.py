@@ -57,17 +57,18 @@ def test_pareto_table_and_figure_name_each_model_and_its_width(tmp_path):
 
 
 def test_speed_table_orders_runs_and_says_never():
-    def run(epochs, bf16, seed, target_epoch):
-        return dict(args=dict(epochs=epochs, bf16=bf16, seed=seed), summary=dict(
+    def run(epochs, bf16, seed, target_epoch, ema=None):
+        return dict(args=dict(epochs=epochs, bf16=bf16, seed=seed, ema=ema), summary=dict(
             target_epoch=target_epoch, target_seconds=target_epoch and 10.0 * target_epoch,
             last_test_acc=99.5, total_seconds=10.0 * epochs))
 
     rows = report.speed_table([run(15, False, 0, 6), run(5, False, 0, 4), run(5, True, 1, None),
-                               run(5, True, 0, 4)]).splitlines()[2:]
-    assert rows == ["| bf16 | 5 | 0 | 4 | 40.0 s | 99.50% | 50.0 s |",
-                    "| bf16 | 5 | 1 | never |  | 99.50% | 50.0 s |",
-                    "| float32 | 5 | 0 | 4 | 40.0 s | 99.50% | 50.0 s |",
-                    "| float32 | 15 | 0 | 6 | 60.0 s | 99.50% | 150.0 s |"]
+                               run(5, True, 0, 3, ema=0.99), run(5, True, 0, 4)]).splitlines()[2:]
+    assert rows == ["| bf16 | no | 5 | 0 | 4 | 40.0 s | 99.50% | 50.0 s |",
+                    "| bf16 | no | 5 | 1 | never |  | 99.50% | 50.0 s |",
+                    "| bf16 | 0.99 | 5 | 0 | 3 | 30.0 s | 99.50% | 50.0 s |",
+                    "| float32 | no | 5 | 0 | 4 | 40.0 s | 99.50% | 50.0 s |",
+                    "| float32 | no | 15 | 0 | 6 | 60.0 s | 99.50% | 150.0 s |"]
 
 
 def test_seed_study_trains_each_seed_from_the_command_line(tmp_path, monkeypatch):

@@ -122,6 +122,19 @@ def test_bf16_runs_the_convolutions_in_bf16_and_keeps_weights_in_float32():
     assert bf16_loss == pytest.approx(fp32_loss, rel=0.05) and abs(bf16_acc - fp32_acc) <= 2.0
 
 
+def test_ema_is_updated_every_step_and_is_what_fit_evaluates():
+    model = build_model("light_gap")
+    ema = train.make_ema(model, decay=0.9)
+    optimizer = train.make_optimizer("sgd", model.parameters(), 0.05)
+    train_loader, test_loader = tiny_loaders()
+    history = train.fit(model, train_loader, test_loader, 1, optimizer, progress=False,
+                        log=lambda line: None, ema=ema)
+    assert ema.n_averaged.item() == len(train_loader)
+    assert not torch.allclose(model[0][0].weight, ema.module[0][0].weight)
+    assert history[-1]["test_loss"] == pytest.approx(train.evaluate(ema, test_loader)[0])
+    assert history[-1]["test_loss"] != pytest.approx(train.evaluate(model, test_loader)[0])
+
+
 # --- the command line ----------------------------------------------------------------------
 
 def test_cli_smoke_run_writes_metrics_weights_and_curves(tmp_path, monkeypatch, capsys):
@@ -139,10 +152,17 @@ def test_cli_smoke_run_writes_metrics_weights_and_curves(tmp_path, monkeypatch, 
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cli_bf16_is_recorded_with_the_run(tmp_path, monkeypatch, capsys):
+def test_cli_bf16_and_ema_are_recorded_and_the_average_is_saved(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORKBOOK_SMOKE", "1")
-    metrics = train.main(["--model", "light_gap", "--bf16", "--out", str(tmp_path), "--no-progress"])
-    assert metrics["args"]["bf16"] is True and "bf16" in capsys.readouterr().out
+    metrics = train.main(["--model", "light_gap", "--bf16", "--ema", "0.9", "--out", str(tmp_path),
+                          "--no-progress"])
+    assert metrics["args"]["bf16"] is True and metrics["args"]["ema"] == 0.9
+    assert "bf16, EMA 0.9" in capsys.readouterr().out
+    # The saved weights are the average, the model that was evaluated: they give its loss.
+    model = train.load_weights(build_model("light_gap"), tmp_path / "weights.pt")
+    _, test_loader = data.fast_loaders()
+    loss, _ = train.evaluate(model.to(memory_format=torch.channels_last), test_loader, bf16=True)
+    assert loss == pytest.approx(metrics["history"][-1]["test_loss"], rel=1e-4)
 
 
 def test_cli_will_not_overwrite_a_run(tmp_path, capsys):

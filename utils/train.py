@@ -82,8 +82,16 @@ def autocast(device, bf16):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
+def make_ema(model, decay=0.99):
+    """An exponential moving average of `model`'s weights and BatchNorm statistics, updated
+    after every optimizer step (`train_one_epoch(..., ema=...)`): evaluating the average
+    instead of the last weights smooths out the noise of the last steps."""
+    return torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
 def train_one_epoch(model, loader, optimizer, batch_scheduler=None, clip=None,
-                    label_smoothing=0.0, progress=True, desc="train", bf16=False):
+                    label_smoothing=0.0, progress=True, desc="train", bf16=False, ema=None):
     """One pass over `loader`; returns (mean loss, accuracy in %) over its samples."""
     model.train()
     device = next(model.parameters()).device
@@ -100,6 +108,8 @@ def train_one_epoch(model, loader, optimizer, batch_scheduler=None, clip=None,
         if clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
+        if ema is not None:
+            ema.update_parameters(model)
         if batch_scheduler is not None:
             batch_scheduler.step()
         # Sums stay on the device: calling .item() every batch would stall a GPU.
@@ -151,8 +161,10 @@ def misclassified(images, labels, preds, limit=30):
 
 def fit(model, train_loader, test_loader, epochs, optimizer, scheduler=None, clip=None,
         label_smoothing=0.0, target=None, stop_at_target=False, progress=True, log=print,
-        bf16=False):
+        bf16=False, ema=None):
     """Train for `epochs`, evaluating after each; returns the history, one dict per epoch.
+
+    With `ema` (see `make_ema`), the average is updated every step and is what is evaluated.
 
     `seconds` is the wall time since the start, evaluation included. A ReduceLROnPlateau
     schedule watches the training loss: watching the test loss would tune on the test set.
@@ -167,12 +179,12 @@ def fit(model, train_loader, test_loader, epochs, optimizer, scheduler=None, cli
         lr = optimizer.param_groups[0]["lr"]
         train_loss, train_acc = train_one_epoch(
             model, train_loader, optimizer, scheduler if per_batch else None, clip,
-            label_smoothing, progress, desc=f"epoch {epoch}/{epochs}", bf16=bf16)
+            label_smoothing, progress, desc=f"epoch {epoch}/{epochs}", bf16=bf16, ema=ema)
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             scheduler.step(train_loss)
         elif scheduler is not None and not per_batch:
             scheduler.step()
-        test_loss, test_acc = evaluate(model, test_loader, bf16)
+        test_loss, test_acc = evaluate(model if ema is None else ema, test_loader, bf16)
         seconds = time.perf_counter() - start
         history.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
                             test_loss=test_loss, test_acc=test_acc, lr=lr, seconds=seconds))
@@ -310,6 +322,9 @@ def parse_args(argv=None):
     p.add_argument("--bf16", action="store_true",
                    help="bfloat16 autocast and channels_last: faster on CPUs with AMX and on "
                         "recent GPUs, slower elsewhere")
+    p.add_argument("--ema", type=fraction, default=None, metavar="DECAY",
+                   help="evaluate and save an exponential moving average of the weights, "
+                        "e.g. 0.99 per step")
     p.add_argument("--no-progress", action="store_true", help="no per-batch progress bar")
     return p.parse_args(argv)
 
@@ -359,21 +374,22 @@ def main(argv=None):
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.momentum,
                                weight_decay=args.weight_decay)
     scheduler = make_scheduler(args.schedule, optimizer, args.epochs, len(train_loader))
+    ema = make_ema(model, args.ema) if args.ema else None
     held_out = "validation" if args.protocol == "val" else "test"
     print(f"{args.model}: {params:,} parameters on {device}, {args.pipeline} pipeline, "
           f"{augment}, {args.optimizer} lr {args.lr} {args.schedule}, "
-          f"{'bf16' if args.bf16 else 'fp32'}, "
+          f"{'bf16' if args.bf16 else 'fp32'}, {f'EMA {args.ema}, ' if ema else ''}"
           f"evaluated on the {held_out} set")
 
     history = fit(model, train_loader, test_loader, args.epochs, optimizer, scheduler, args.clip,
                   args.label_smoothing, args.target, args.stop_at_target, not args.no_progress,
-                  bf16=args.bf16)
+                  bf16=args.bf16, ema=ema)
     summary = summarize(history, args.target)
     metrics = dict(model=args.model, params=params, device=str(device), evaluated_on=held_out,
                    smoke=data.smoke_mode(), args={k: str(v) if isinstance(v, Path) else v
                                                   for k, v in vars(args).items()},
                    summary=summary, history=history)
-    save_weights(model, out / "weights.pt", args.model)
+    save_weights(model if ema is None else ema.module, out / "weights.pt", args.model)
     save_json(metrics, out / "metrics.json")
     from utils.plot import curves  # matplotlib only once there is something to draw
     curves(history, target=args.target, save=out / "curves.png")
