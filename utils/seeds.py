@@ -85,8 +85,7 @@ def summarize_seeds(runs):
 
     args = metrics[0]["args"]
     return dict(model=args["model"], widths=args.get("widths"), width=args.get("width"),
-                seeds=len(per_seed),
-                final=stats("final_test_acc"), best=stats("best_test_acc"),
+                seeds=len(per_seed), final=stats("final_test_acc"), best=stats("best_test_acc"),
                 last3_min=min(r["last3_min_test_acc"] for r in per_seed), per_seed=per_seed)
 
 
