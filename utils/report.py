@@ -55,10 +55,14 @@ def save_step(step, title, model_name, params, history, summary, recipe):
     return path
 
 
+def load_jsons(folder):
+    """Every JSON file of `folder`, in the order of their names."""
+    return [json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))]
+
+
 def load_steps(folder=None):
     """Every saved step, in notebook order (the file names start with the step number)."""
-    folder = Path(folder or ASSETS / "metrics")
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    return load_jsons(folder or ASSETS / "metrics")
 
 
 def results_table(steps):
@@ -142,9 +146,8 @@ def variants_table(variants):
 
 def model_label(study):
     """The model of a seed study and its widths: `tiny` (4, 8, 6, 10), `separable` width 22."""
-    if study["model"] == "separable":
-        return f"`separable` width {study.get('width') or MODEL_WIDTHS['separable']}"
-    return f"`{study['model']}` {tuple(study.get('widths') or MODEL_WIDTHS[study['model']])}"
+    size = study.get("widths") or study.get("width") or MODEL_WIDTHS[study["model"]]
+    return f"`{study['model']}` " + (f"width {size}" if isinstance(size, int) else str(tuple(size)))
 
 
 def pareto_table(studies):
@@ -165,16 +168,10 @@ README_BLOCKS = {"seeds": ("seeds.json", seeds_table), "seeds_bf16": ("seeds_bf1
 
 
 def pareto_studies():
-    """The width family of the bonus notebook: assets/pareto/*.json and the two studies."""
-    paths = sorted((ASSETS / "pareto").glob("*.json")) + [ASSETS / "tiny_seeds.json",
-                                                          ASSETS / "seeds.json"]
-    return [json.loads(p.read_text()) for p in paths if p.exists()]
-
-
-def speed_runs():
-    """The command-line runs behind the README's time-to-99.4% table (assets/speed/)."""
-    return [json.loads(p.read_text()) for p in sorted((ASSETS / "speed").glob("*.json"))]
-
+    """The width families of the bonus notebook: assets/pareto/*.json and the two studies."""
+    studies = [ASSETS / "tiny_seeds.json", ASSETS / "seeds.json"]
+    return load_jsons(ASSETS / "pareto") + [json.loads(p.read_text()) for p in studies
+                                            if p.exists()]
 
 def speed_table(runs):
     """Time to 99.4% test accuracy of training runs alone on one machine, shortest first."""
@@ -200,7 +197,7 @@ def readme_blocks():
     if (ASSETS / "pareto").exists():
         blocks["pareto"] = pareto_table(pareto_studies())
     if (ASSETS / "speed").exists():
-        blocks["speed"] = speed_table(speed_runs())
+        blocks["speed"] = speed_table(load_jsons(ASSETS / "speed"))
     return blocks
 
 
