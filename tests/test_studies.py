@@ -120,6 +120,23 @@ def test_benchmark_measures_both_pipelines_in_both_precisions(tmp_path, capsys):
     assert "| as committed | " in table and "| 1.00x |" in table
 
 
+def test_benchmark_table_reports_the_compiled_pipeline_and_its_warm_up():
+    run = lambda speed, warmup: dict(train_images_per_s=speed, pipeline_images_per_s=9,
+                                     warmup_seconds=warmup)
+    result = dict(batch_size=128, augment="A", steps=10, warmup=20, device="cpu", torch="2",
+                  workers=2, pipelines=dict(bench.PIPELINES, **bench.COMPILED),
+                  classic=run(1000, 2.0), fast=run(2000, 0.5), classic_bf16=run(1500, 2.0),
+                  fast_bf16=run(2500, 0.4), fast_compiled=run(3100, 61.0),
+                  ratio=2.0, ratio_bf16=2.5, ratio_compiled=3.1)
+    table = report.bench_table(result)
+    assert "| (e) fast path, bf16 + channels_last + torch.compile | 3,100 | 3.10x |" in table
+    assert "once compiled: 3.10x.** Its 20 warm-up steps took 61 seconds" in table
+    assert "against 0.4 for (d)" in table
+    del result["fast_compiled"], result["ratio_compiled"]
+    result["pipelines"] = bench.PIPELINES
+    assert "compile" not in report.bench_table(result)
+
+
 def test_plain_dropout_variant_swaps_every_dropout():
     import torch.nn as nn
     from utils.models import FinalNet

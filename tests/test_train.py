@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 import torch
@@ -135,6 +136,14 @@ def test_ema_is_updated_every_step_and_is_what_fit_evaluates():
     assert history[-1]["test_loss"] != pytest.approx(train.evaluate(model, test_loader)[0])
 
 
+def test_a_compiled_model_is_evaluated_eagerly_with_its_weights():
+    model = build_model("light_gap")
+    compiled = torch.compile(model)
+    _, test_loader = tiny_loaders()
+    assert train.evaluate(compiled, test_loader) == train.evaluate(model, test_loader)
+    assert not model.training
+
+
 # --- the command line ----------------------------------------------------------------------
 
 def test_cli_smoke_run_writes_metrics_weights_and_curves(tmp_path, monkeypatch, capsys):
@@ -162,6 +171,23 @@ def test_cli_bf16_and_ema_are_recorded_and_the_average_is_saved(tmp_path, monkey
     model = train.load_weights(build_model("light_gap"), tmp_path / "weights.pt")
     _, test_loader = data.fast_loaders()
     loss, _ = train.evaluate(model.to(memory_format=torch.channels_last), test_loader, bf16=True)
+    assert loss == pytest.approx(metrics["history"][-1]["test_loss"], rel=1e-4)
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile needs a C++ compiler")
+def test_cli_compile_trains_the_compiled_model_and_saves_plain_weights(tmp_path, monkeypatch,
+                                                                        capsys):
+    monkeypatch.setenv("WORKBOOK_SMOKE", "1")
+    metrics = train.main(["--model", "light_gap", "--compile", "--out", str(tmp_path),
+                          "--no-progress"])
+    assert metrics["args"]["compile"] is True and "compiled" in capsys.readouterr().out
+    eager = train.main(["--model", "light_gap", "--out", str(tmp_path / "eager"), "--no-progress"])
+    # The same training, up to the rounding of fused kernels.
+    assert metrics["history"][0]["train_loss"] == pytest.approx(
+        eager["history"][0]["train_loss"], rel=0.01)
+    model = train.load_weights(build_model("light_gap"), tmp_path / "weights.pt")
+    _, test_loader = data.fast_loaders()
+    loss, _ = train.evaluate(model, test_loader)
     assert loss == pytest.approx(metrics["history"][-1]["test_loss"], rel=1e-4)
 
 

@@ -132,7 +132,16 @@ def bench_table(bench):
         "",
         f"**Ratio b / a, both in float32: {bench['ratio']:.2f}x. Ratio d / a, the fast path in "
         f"bf16 against the classic one in float32: {bench['ratio_bf16']:.2f}x.**",
-    ] + variants_table(bench.get("variants")))
+    ] + compiled_line(bench) + variants_table(bench.get("variants")))
+
+
+def compiled_line(bench):
+    if "fast_compiled" not in bench:
+        return []
+    return ["", f"**Ratio e / a, the same compiled by torch.compile, once compiled: "
+                f"{bench['ratio_compiled']:.2f}x.** Its {bench['warmup']} warm-up steps took "
+                f"{bench['fast_compiled']['warmup_seconds']:.0f} seconds, compilation included, "
+                f"against {bench['fast_bf16']['warmup_seconds']:.1f} for (d)."]
 
 
 def variants_table(variants):
