@@ -57,18 +57,37 @@ def test_pareto_table_and_figure_name_each_model_and_its_width(tmp_path):
 
 
 def test_speed_table_orders_runs_and_says_never():
-    def run(epochs, bf16, seed, target_epoch, ema=None):
-        return dict(args=dict(epochs=epochs, bf16=bf16, seed=seed, ema=ema), summary=dict(
-            target_epoch=target_epoch, target_seconds=target_epoch and 10.0 * target_epoch,
-            last_test_acc=99.5, total_seconds=10.0 * epochs))
+    def run(epochs, bf16, seed, target_epoch, ema=None, compile=False):
+        return dict(args=dict(epochs=epochs, bf16=bf16, seed=seed, ema=ema, compile=compile),
+                    summary=dict(target_epoch=target_epoch,
+                                 target_seconds=target_epoch and 10.0 * target_epoch,
+                                 last_test_acc=99.5, total_seconds=10.0 * epochs))
 
-    rows = report.speed_table([run(15, False, 0, 6), run(5, False, 0, 4), run(5, True, 1, None),
-                               run(5, True, 0, 3, ema=0.99), run(5, True, 0, 4)]).splitlines()[2:]
-    assert rows == ["| bf16 | no | 5 | 0 | 4 | 40.0 s | 99.50% | 50.0 s |",
-                    "| bf16 | no | 5 | 1 | never |  | 99.50% | 50.0 s |",
-                    "| bf16 | 0.99 | 5 | 0 | 3 | 30.0 s | 99.50% | 50.0 s |",
-                    "| float32 | no | 5 | 0 | 4 | 40.0 s | 99.50% | 50.0 s |",
-                    "| float32 | no | 15 | 0 | 6 | 60.0 s | 99.50% | 150.0 s |"]
+    rows = report.speed_table(dict(
+        a=run(15, False, 0, 6), b=run(5, False, 0, 4), c=run(5, True, 1, None),
+        d=run(5, True, 0, 3, ema=0.99), e=run(5, True, 0, 4), f=run(5, True, 0, 2, compile=True),
+    )).splitlines()[2:]
+    assert rows == ["| e | bf16 | no | 5 | 0 | 4 | 40.0 s | 99.50% | 50.0 s |",
+                    "| c | bf16 | no | 5 | 1 | never |  | 99.50% | 50.0 s |",
+                    "| d | bf16 | 0.99 | 5 | 0 | 3 | 30.0 s | 99.50% | 50.0 s |",
+                    "| f | bf16, compiled | no | 5 | 0 | 2 | 20.0 s | 99.50% | 50.0 s |",
+                    "| b | float32 | no | 5 | 0 | 4 | 40.0 s | 99.50% | 50.0 s |",
+                    "| a | float32 | no | 15 | 0 | 6 | 60.0 s | 99.50% | 150.0 s |"]
+
+
+def test_validation_table_lists_each_recipe_best_mean_first():
+    def study(command, accs):
+        return dict(command=command, final=dict(mean=sum(accs) / len(accs)),
+                    per_seed=[dict(final_test_acc=a) for a in accs])
+
+    rows = report.validation_table([
+        study("python -m utils.train --protocol val", [99.38, 99.60]),
+        study("python -m utils.train --protocol val --lr 0.1", [99.32, 99.52]),
+        study("python -m utils.train --protocol val --ema 0.999", [99.40, 99.62]),
+    ]).splitlines()[2:]
+    assert rows == ["| `--protocol val --ema 0.999` | 99.40%, 99.62% | 99.510% |",
+                    "| `--protocol val` | 99.38%, 99.60% | 99.490% |",
+                    "| `--protocol val --lr 0.1` | 99.32%, 99.52% | 99.420% |"]
 
 
 def test_seed_study_trains_each_seed_from_the_command_line(tmp_path, monkeypatch):
