@@ -91,6 +91,19 @@ def test_curves_low_accuracy_is_not_cut_off():
     assert bottom <= 9.5 and top >= 11.0
 
 
+def test_time_to_accuracy_puts_each_epoch_at_its_seconds():
+    fast, slow = history([98.9, 99.5]), history([99.0, 99.45, 99.6])
+    for i, h in enumerate(fast):
+        h["seconds"] = 10.0 * (i + 1)
+    for i, h in enumerate(slow):
+        h["seconds"] = 30.0 * (i + 1)
+    (ax,) = plot.time_to_accuracy({"fast": fast, "slow": slow}, target=99.4).axes
+    assert [list(line.get_xdata()) for line in ax.lines[:2]] == [[10, 20], [30, 60, 90]]
+    assert list(ax.lines[1].get_ydata()) == [99.0, 99.45, 99.6]
+    assert list(ax.lines[2].get_ydata()) == [99.4, 99.4]  # the target
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["fast", "slow", "target 99.4%"]
+
+
 def test_confusion_figure():
     cm = plot.confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]), 3)
     fig = plot.confusion_figure(cm)

@@ -75,6 +75,13 @@ def test_speed_table_orders_runs_and_says_never():
                     "| a | float32 | no | 15 | 0 | 6 | 60.0 s | 99.50% | 150.0 s |"]
 
 
+def test_speed_figure_draws_committed_runs(tmp_path):
+    fig = report.speed_figure(save=tmp_path / "speed.png")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == list(report.SPEED_FIGURE.values()) + ["target 99.4%"]
+    assert (tmp_path / "speed.png").exists()
+
+
 def test_validation_table_lists_each_recipe_best_mean_first():
     def study(command, accs):
         return dict(command=command, final=dict(mean=sum(accs) / len(accs)),

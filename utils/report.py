@@ -236,6 +236,27 @@ def write_readme(readme=README):
     update_readme(readme_blocks(), readme)
 
 
+# Seed 0 of each way of training in assets/speed/, for the README's figure.
+SPEED_FIGURE = {
+    "fp32_15epochs": "float32, 15 epochs",
+    "bf16_15epochs": "bf16, 15 epochs",
+    "bf16_compile_15epochs": "bf16, compiled from an empty cache, 15 epochs",
+    "fp32_4epochs": "float32, 4 epochs",
+    "bf16_ema_4epochs_seed0": "bf16 + EMA, 4 epochs",
+    "bf16_compile_ema_4epochs_seed0_cold": "bf16 + EMA, compiled from an empty cache, 4 epochs",
+    "bf16_compile_ema_4epochs_seed0_cached": "bf16 + EMA, compiled, cached, 4 epochs",
+}
+
+
+def speed_figure(save=None):
+    """Test accuracy against seconds for the runs of SPEED_FIGURE."""
+    from utils.plot import time_to_accuracy  # utils.plot imports this module
+    runs = {label: json.loads((ASSETS / "speed" / f"{name}.json").read_text())["history"]
+            for name, label in SPEED_FIGURE.items()}
+    return time_to_accuracy(runs, save=save)
+
+
 if __name__ == "__main__":
     write_readme()
-    print(f"updated {README}")
+    speed_figure(save=ASSETS / "speed.png")
+    print(f"updated {README} and {ASSETS / 'speed.png'}")
