@@ -143,7 +143,7 @@ def main(argv=None):
                         "memory format, batch size)")
     p.add_argument("--compile", action="store_true",
                    help="also time the fast path in bf16 compiled by torch.compile (needs a C++ "
-                        "compiler on the CPU; compiling takes a minute or so)")
+                        "compiler on the CPU; compiling takes half a minute or so)")
     args = p.parse_args(argv)
     if data.smoke_mode():
         p.error("a benchmark needs the full data: unset WORKBOOK_SMOKE")

@@ -329,8 +329,9 @@ def parse_args(argv=None):
                    help="evaluate and save an exponential moving average of the weights, "
                         "e.g. 0.99 per step")
     p.add_argument("--compile", action="store_true",
-                   help="train the model compiled by torch.compile: faster steps once compiled, "
-                        "after a minute or so of compiling (needs a C++ compiler on the CPU)")
+                   help="train the model compiled by torch.compile: faster steps after half "
+                        "a minute or so of compiling, cached on disk for later runs (needs a C++ "
+                        "compiler on the CPU)")
     p.add_argument("--no-progress", action="store_true", help="no per-batch progress bar")
     return p.parse_args(argv)
 
