@@ -35,6 +35,7 @@ PIPELINES = {
     "fast_bf16": "(d) fast path, bf16 + channels_last",
 }
 COMPILED = {"fast_compiled": "(e) fast path, bf16 + channels_last + torch.compile"}
+RATIOS = {"ratio": "fast", "ratio_bf16": "fast_bf16", "ratio_compiled": "fast_compiled"}  # to (a)
 
 
 def device_name(device):
@@ -175,10 +176,9 @@ def main(argv=None):
         result["fast_compiled"] = measure(fast_loader, args.steps, args.warmup, device, bf16=True,
                                           compile=True)
     base = result["classic"]["train_images_per_s"]
-    result["ratio"] = round(result["fast"]["train_images_per_s"] / base, 2)
-    result["ratio_bf16"] = round(result["fast_bf16"]["train_images_per_s"] / base, 2)
-    if args.compile:
-        result["ratio_compiled"] = round(result["fast_compiled"]["train_images_per_s"] / base, 2)
+    for ratio, key in RATIOS.items():
+        if key in result:
+            result[ratio] = round(result[key]["train_images_per_s"] / base, 2)
     for key, name in pipelines.items():
         r = result[key]
         print(f"{name:<58} {r['train_images_per_s']:>7,} img/s training "

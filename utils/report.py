@@ -56,13 +56,13 @@ def save_step(step, title, model_name, params, history, summary, recipe):
 
 
 def load_jsons(folder):
-    """Every JSON file of `folder`, in the order of their names."""
-    return [json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))]
+    """Every JSON file of `folder`, {file name without .json: its content}, in name order."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))}
 
 
 def load_steps(folder=None):
     """Every saved step, in notebook order (the file names start with the step number)."""
-    return load_jsons(folder or ASSETS / "metrics")
+    return list(load_jsons(folder or ASSETS / "metrics").values())
 
 
 def results_table(steps):
@@ -179,14 +179,16 @@ README_BLOCKS = {"seeds": ("seeds.json", seeds_table), "seeds_bf16": ("seeds_bf1
 def pareto_studies():
     """The width families of the bonus notebook: assets/pareto/*.json and the two studies."""
     studies = [ASSETS / "tiny_seeds.json", ASSETS / "seeds.json"]
-    return load_jsons(ASSETS / "pareto") + [json.loads(p.read_text()) for p in studies
-                                            if p.exists()]
+    return list(load_jsons(ASSETS / "pareto").values()) + [json.loads(p.read_text())
+                                                           for p in studies if p.exists()]
+
 
 def speed_table(runs):
     """Time to 99.4% test accuracy of training runs alone on one machine (`runs`: their
     metrics by run name), shortest schedule first."""
     lines = ["| run | arithmetic | EMA | epochs | seed | 99.4% first at epoch | after "
              "| final-epoch test acc | all epochs |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+
     def order(item):
         name, a = item[0], item[1]["args"]
         return (a["epochs"], not a.get("bf16"), a.get("compile", False), a.get("ema") or 0,
@@ -224,10 +226,9 @@ def readme_blocks():
     if (ASSETS / "pareto").exists():
         blocks["pareto"] = pareto_table(pareto_studies())
     if (ASSETS / "speed").exists():
-        blocks["speed"] = speed_table({p.stem: json.loads(p.read_text())
-                                       for p in (ASSETS / "speed").glob("*.json")})
+        blocks["speed"] = speed_table(load_jsons(ASSETS / "speed"))
     if (ASSETS / "validation_final").exists():
-        blocks["validation"] = validation_table(load_jsons(ASSETS / "validation_final"))
+        blocks["validation"] = validation_table(load_jsons(ASSETS / "validation_final").values())
     return blocks
 
 
@@ -251,9 +252,9 @@ SPEED_FIGURE = {
 def speed_figure(save=None):
     """Test accuracy against seconds for the runs of SPEED_FIGURE."""
     from utils.plot import time_to_accuracy  # utils.plot imports this module
-    runs = {label: json.loads((ASSETS / "speed" / f"{name}.json").read_text())["history"]
-            for name, label in SPEED_FIGURE.items()}
-    return time_to_accuracy(runs, save=save)
+    runs = load_jsons(ASSETS / "speed")
+    return time_to_accuracy({label: runs[name]["history"] for name, label in SPEED_FIGURE.items()},
+                            save=save)
 
 
 if __name__ == "__main__":
