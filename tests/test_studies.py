@@ -1,10 +1,11 @@
 """The seed study and the benchmark: their arithmetic, their files, their command lines."""
 import json
 import statistics
+from pathlib import Path
 
 import pytest
 
-from utils import bench, report, seeds
+from utils import bench, report, seeds, train
 
 
 def fake_run(folder, seed, accs):
@@ -116,6 +117,17 @@ def test_seed_study_trains_each_seed_from_the_command_line(tmp_path, monkeypatch
     assert (tmp_path / "seed_3" / "metrics.json").stat().st_mtime_ns != before
 
 
+def test_a_run_saved_before_an_option_existed_is_reused_at_its_default(tmp_path, monkeypatch):
+    monkeypatch.delenv("WORKBOOK_SMOKE", raising=False)
+    args = {k: str(v) if isinstance(v, Path) else v
+            for k, v in vars(train.parse_args(["--seed", "1", "--bf16"])).items()}
+    del args["compile"]  # as in a metrics.json written before --compile was added
+    (tmp_path / "metrics.json").write_text(json.dumps(dict(args=args, smoke=False)))
+    assert seeds.reusable(tmp_path, ["--bf16"])
+    assert not seeds.reusable(tmp_path, ["--bf16", "--compile"])
+    assert not seeds.reusable(tmp_path, [])
+
+
 def test_seed_study_reports_a_failed_training(tmp_path, monkeypatch):
     monkeypatch.setattr(seeds, "output_path", lambda name: tmp_path / "out" / name)
     monkeypatch.setattr(seeds, "reusable", lambda out, extra: False)
@@ -142,7 +154,7 @@ def test_benchmark_measures_both_pipelines_in_both_precisions(tmp_path, capsys):
            f"{result['ratio_bf16']:.2f}x" in table
     assert all(f"| {name} | {speed[key]:,} |" in table for key, name in bench.PIPELINES.items())
     assert set(result["variants"]) == {"as committed", "nn.Dropout instead of Dropout2d",
-                                       "channels_last memory format", "batch 512"}
+                                       "channels_last memory format", "fused SGD", "batch 512"}
     assert "| as committed | " in table and "| 1.00x |" in table
 
 

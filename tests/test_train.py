@@ -54,6 +54,27 @@ def test_optimizers_are_built(name):
     assert train.make_optimizer(name, params, 0.01).param_groups[0]["lr"] == 0.01
 
 
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
+def test_fused_optimizer_takes_the_same_step(name):
+    """The benchmark's fused variant must be the same optimizer, only computed differently."""
+    torch.manual_seed(0)
+    models = [build_model("light"), build_model("light")]
+    models[1].load_state_dict(models[0].state_dict())
+    start = [p.clone() for p in models[0].parameters()]
+    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    for model, fused in zip(models, (None, True)):
+        optimizer = train.make_optimizer(name, model.parameters(), 0.01, weight_decay=1e-4,
+                                         fused=fused)
+        assert optimizer.defaults["fused"] is fused
+        for _ in range(2):
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+    for a, b, before in zip(*(m.parameters() for m in models), start):
+        torch.testing.assert_close(a, b)
+    assert any(not torch.equal(a, before) for a, before in zip(models[0].parameters(), start))
+
+
 def test_unknown_optimizer_and_schedule_are_refused():
     params = list(build_model("light").parameters())
     with pytest.raises(ValueError, match="known: sgd, adam, adamw"):

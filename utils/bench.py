@@ -73,7 +73,7 @@ def with_plain_dropout(model):
 
 
 def measure(loader, steps, warmup, device, change_model=None, channels_last=False,
-            compile=False, bf16=False):
+            compile=False, bf16=False, fused=None):
     """(training, pipeline alone) throughput of `loader`, after a warm-up. `bf16` trains
     with channels-last weights too, as the command line's --bf16 does."""
     train.seed_everything(0)
@@ -81,7 +81,7 @@ def measure(loader, steps, warmup, device, change_model=None, channels_last=Fals
     if change_model:
         model = change_model(model)
     model = model.to(device)
-    optimizer = train.make_optimizer("sgd", model.parameters(), 0.01)
+    optimizer = train.make_optimizer("sgd", model.parameters(), 0.01, fused=fused)
     if channels_last or bf16:
         # Only the weights need it: a one-channel batch is already channels-last in memory.
         model = model.to(memory_format=torch.channels_last)
@@ -110,6 +110,7 @@ def measure_variants(args, device, fast_loader):
         "as committed": {},
         "nn.Dropout instead of Dropout2d": dict(change_model=with_plain_dropout),
         "channels_last memory format": dict(channels_last=True),
+        "fused SGD": dict(fused=True),
     }
     results = {}
     for batch_size in (args.batch_size, 4 * args.batch_size):
@@ -141,7 +142,7 @@ def main(argv=None):
     p.add_argument("--out", default=None, help="also write the results to this JSON file")
     p.add_argument("--variants", action="store_true",
                    help="also time the fast path with one change at a time (dropout kind, "
-                        "memory format, batch size)")
+                        "memory format, fused optimizer, batch size)")
     p.add_argument("--compile", action="store_true",
                    help="also time the fast path in bf16 compiled by torch.compile (needs a C++ "
                         "compiler on the CPU; compiling takes half a minute or so)")

@@ -24,14 +24,17 @@ from utils.train import parse_args, positive_int
 
 
 def reusable(out, extra):
-    """A finished run in `out` of the same recipe (options and smoke mode) as asked now."""
+    """A finished run in `out` of the same recipe (options and smoke mode) as asked now.
+    An option that the run's metrics lack was added to the command line after it: the
+    run had that option's default."""
     path = out / "metrics.json"
     if not path.exists():
         return False
     m = json.loads(path.read_text())
-    asked = vars(parse_args(["--seed", str(m["args"]["seed"]), "--out", str(out), *extra]))
+    base = ["--seed", str(m["args"]["seed"]), "--out", str(out)]
+    asked, default = vars(parse_args(base + extra)), vars(parse_args(base))
     ignore = {"out", "overwrite", "no_progress"}
-    same = all(m["args"].get(k) == (str(v) if isinstance(v, Path) else v)
+    same = all(m["args"].get(k, default[k]) == (str(v) if isinstance(v, Path) else v)
                for k, v in asked.items() if k not in ignore)
     return same and m["smoke"] == smoke_mode()
 

@@ -39,15 +39,16 @@ def pick_device(name=None):
     return torch.device(name)
 
 
-def make_optimizer(name, params, lr, momentum=0.9, nesterov=True, weight_decay=0.0):
-    """sgd (with momentum, Nesterov by default), adam or adamw."""
+def make_optimizer(name, params, lr, momentum=0.9, nesterov=True, weight_decay=0.0, fused=None):
+    """sgd (with momentum, Nesterov by default), adam or adamw. `fused` updates all the
+    weights in one kernel (the benchmark times it; torch's default is the foreach one)."""
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0,
-                               weight_decay=weight_decay)
+                               weight_decay=weight_decay, fused=fused)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused)
     raise ValueError(f"unknown optimizer {name!r}; known: sgd, adam, adamw")
 
 
