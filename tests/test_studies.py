@@ -1,7 +1,6 @@
 """The seed study and the benchmark: their arithmetic, their files, their command lines."""
 import json
 import statistics
-from pathlib import Path
 
 import pytest
 
@@ -125,8 +124,7 @@ def test_seed_study_trains_each_seed_from_the_command_line(tmp_path, monkeypatch
 
 def test_a_run_saved_before_an_option_existed_is_reused_at_its_default(tmp_path, monkeypatch):
     monkeypatch.delenv("WORKBOOK_SMOKE", raising=False)
-    args = {k: str(v) if isinstance(v, Path) else v
-            for k, v in vars(train.parse_args(["--seed", "1", "--bf16"])).items()}
+    args = train.recorded_args(train.parse_args(["--seed", "1", "--bf16"]))
     del args["compile"]  # as in a metrics.json written before --compile was added
     (tmp_path / "metrics.json").write_text(json.dumps(dict(args=args, smoke=False)))
     assert seeds.reusable(tmp_path, ["--bf16"])

@@ -20,7 +20,7 @@ import torch
 
 from utils.data import REPO_ROOT, smoke_mode
 from utils.report import output_path, save_json
-from utils.train import parse_args, positive_int
+from utils.train import parse_args, positive_int, recorded_args
 
 
 def reusable(out, extra):
@@ -32,10 +32,9 @@ def reusable(out, extra):
         return False
     m = json.loads(path.read_text())
     base = ["--seed", str(m["args"]["seed"]), "--out", str(out)]
-    asked, default = vars(parse_args(base + extra)), vars(parse_args(base))
+    asked, default = recorded_args(parse_args(base + extra)), recorded_args(parse_args(base))
     ignore = {"out", "overwrite", "no_progress"}
-    same = all(m["args"].get(k, default[k]) == (str(v) if isinstance(v, Path) else v)
-               for k, v in asked.items() if k not in ignore)
+    same = all(m["args"].get(k, default[k]) == v for k, v in asked.items() if k not in ignore)
     return same and m["smoke"] == smoke_mode()
 
 

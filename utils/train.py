@@ -337,6 +337,11 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def recorded_args(args):
+    """The command line's options as metrics.json records them (paths as text)."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+
+
 def model_options(args):
     """--dropout, --widths and --width for the models that take them; a clear error for the
     others."""
@@ -398,9 +403,7 @@ def main(argv=None):
                   bf16=args.bf16, ema=ema)
     summary = summarize(history, args.target)
     metrics = dict(model=args.model, params=params, device=str(device), evaluated_on=held_out,
-                   smoke=data.smoke_mode(), args={k: str(v) if isinstance(v, Path) else v
-                                                  for k, v in vars(args).items()},
-                   summary=summary, history=history)
+                   smoke=data.smoke_mode(), args=recorded_args(args), summary=summary, history=history)
     save_weights(model if ema is None else ema.module, out / "weights.pt", args.model)
     save_json(metrics, out / "metrics.json")
     from utils.plot import curves  # matplotlib only once there is something to draw
