@@ -57,8 +57,9 @@ def test_pareto_table_and_figure_name_each_model_and_its_width(tmp_path):
 
 
 def test_speed_table_orders_runs_and_says_never():
-    def run(epochs, bf16, seed, target_epoch, ema=None, compile=False):
-        return dict(args=dict(epochs=epochs, bf16=bf16, seed=seed, ema=ema, compile=compile),
+    def run(epochs, bf16, seed, target_epoch, ema=None, compile=False, batch=128, lr=0.05):
+        return dict(args=dict(epochs=epochs, bf16=bf16, seed=seed, ema=ema, compile=compile,
+                              batch_size=batch, lr=lr),
                     summary=dict(target_epoch=target_epoch,
                                  target_seconds=target_epoch and 10.0 * target_epoch,
                                  last_test_acc=99.5, total_seconds=10.0 * epochs))
@@ -66,13 +67,15 @@ def test_speed_table_orders_runs_and_says_never():
     rows = report.speed_table(dict(
         a=run(15, False, 0, 6), b=run(5, False, 0, 4), c=run(5, True, 1, None),
         d=run(5, True, 0, 3, ema=0.99), e=run(5, True, 0, 4), f=run(5, True, 0, 2, compile=True),
+        g=run(15, False, 0, 8, batch=512, lr=0.2),
     )).splitlines()[2:]
-    assert rows == ["| e | bf16 | no | 5 | 0 | 4 | 40.0 s | 99.50% | 50.0 s |",
-                    "| c | bf16 | no | 5 | 1 | never |  | 99.50% | 50.0 s |",
-                    "| d | bf16 | 0.99 | 5 | 0 | 3 | 30.0 s | 99.50% | 50.0 s |",
-                    "| f | bf16, compiled | no | 5 | 0 | 2 | 20.0 s | 99.50% | 50.0 s |",
-                    "| b | float32 | no | 5 | 0 | 4 | 40.0 s | 99.50% | 50.0 s |",
-                    "| a | float32 | no | 15 | 0 | 6 | 60.0 s | 99.50% | 150.0 s |"]
+    assert rows == ["| e | 128, 0.05 | bf16 | no | 5 | 0 | 4 | 40.0 s | 99.50% | 50.0 s |",
+                    "| c | 128, 0.05 | bf16 | no | 5 | 1 | never |  | 99.50% | 50.0 s |",
+                    "| d | 128, 0.05 | bf16 | 0.99 | 5 | 0 | 3 | 30.0 s | 99.50% | 50.0 s |",
+                    "| f | 128, 0.05 | bf16, compiled | no | 5 | 0 | 2 | 20.0 s | 99.50% | 50.0 s |",
+                    "| b | 128, 0.05 | float32 | no | 5 | 0 | 4 | 40.0 s | 99.50% | 50.0 s |",
+                    "| g | 512, 0.2 | float32 | no | 15 | 0 | 8 | 80.0 s | 99.50% | 150.0 s |",
+                    "| a | 128, 0.05 | float32 | no | 15 | 0 | 6 | 60.0 s | 99.50% | 150.0 s |"]
 
 
 def test_speed_figure_draws_committed_runs(tmp_path):

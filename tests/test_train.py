@@ -277,3 +277,14 @@ def test_one_epoch_on_real_data_reaches_98_percent():
     scheduler = train.make_scheduler("onecycle", optimizer, 1, len(loaders[0]))
     history = train.fit(model, *loaders, 1, optimizer, scheduler, progress=False)
     assert history[0]["test_acc"] >= 98.0
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU"))])
+def test_command_line_fuses_the_optimizer_step_on_a_gpu_only(tmp_path, monkeypatch, device):
+    monkeypatch.setenv("WORKBOOK_SMOKE", "1")
+    made = []
+    make_optimizer = train.make_optimizer
+    monkeypatch.setattr(train, "make_optimizer", lambda *a, **kw: made.append(kw) or make_optimizer(*a, **kw))
+    train.main(["--model", "light_gap", "--device", device, "--out", str(tmp_path), "--no-progress"])
+    assert made[0]["fused"] is (True if device == "cuda" else None)

@@ -174,7 +174,10 @@ def pareto_table(studies):
 
 # name of the block in README.md -> (file under assets/, function that makes the text)
 README_BLOCKS = {"seeds": ("seeds.json", seeds_table), "seeds_bf16": ("seeds_bf16.json", seeds_table),
-                 "tiny": ("tiny_seeds.json", seeds_table), "bench": ("bench_cpu.json", bench_table)}
+                 "tiny": ("tiny_seeds.json", seeds_table), "bench": ("bench_cpu.json", bench_table),
+                 "seeds_cuda": ("seeds_cuda.json", seeds_table),
+                 "bench_cuda": ("bench_cuda.json", bench_table),
+                 "bench_cuda_512": ("bench_cuda_512.json", bench_table)}
 
 
 def pareto_studies():
@@ -186,14 +189,15 @@ def pareto_studies():
 
 def speed_table(runs):
     """Time to 99.4% test accuracy of training runs alone on one machine (`runs`: their
-    metrics by run name), shortest schedule first."""
-    lines = ["| run | arithmetic | EMA | epochs | seed | 99.4% first at epoch | after "
-             "| final-epoch test acc | all epochs |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    metrics by run name), shortest schedule first, then the largest batch."""
+    lines = ["| run | batch, peak lr | arithmetic | EMA | epochs | seed | 99.4% first at epoch "
+             "| after | final-epoch test acc | all epochs |",
+             "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
 
     def order(item):
         name, a = item[0], item[1]["args"]
-        return (a["epochs"], not a.get("bf16"), a.get("compile", False), a.get("ema") or 0,
-                a["seed"], name)
+        return (a["epochs"], -a["batch_size"], not a.get("bf16"), a.get("compile", False),
+                a.get("ema") or 0, a["seed"], name)
 
     for name, m in sorted(runs.items(), key=order):
         s, a = m["summary"], m["args"]
@@ -201,7 +205,7 @@ def speed_table(runs):
                    else "never | ")
         arithmetic = "bf16" if a.get("bf16") else "float32"
         arithmetic += ", compiled" if a.get("compile") else ""
-        lines.append(f"| {name} | {arithmetic} | {a.get('ema') or 'no'} "
+        lines.append(f"| {name} | {a['batch_size']}, {a['lr']} | {arithmetic} | {a.get('ema') or 'no'} "
                      f"| {a['epochs']} | {a['seed']} | {reached} | {s['last_test_acc']:.2f}% "
                      f"| {s['total_seconds']:.1f} s |")
     return "\n".join(lines)
@@ -235,10 +239,12 @@ def readme_blocks():
             blocks[block] = make(json.loads((ASSETS / name).read_text()))
     if (ASSETS / "pareto").exists():
         blocks["pareto"] = pareto_table(pareto_studies())
-    if (ASSETS / "speed").exists():
-        blocks["speed"] = speed_table(load_jsons(ASSETS / "speed"))
-    if (ASSETS / "validation_final").exists():
-        blocks["validation"] = validation_table(load_jsons(ASSETS / "validation_final").values())
+    for block, folder in (("speed", "speed"), ("speed_cuda", "speed_cuda")):
+        if (ASSETS / folder).exists():
+            blocks[block] = speed_table(load_jsons(ASSETS / folder))
+    for block, folder in (("validation", "validation_final"), ("validation_cuda", "validation_cuda")):
+        if (ASSETS / folder).exists():
+            blocks[block] = validation_table(load_jsons(ASSETS / folder).values())
     return blocks
 
 
