@@ -79,7 +79,8 @@ def autocast(device, bf16):
     """With `bf16`, the convolutions run in bfloat16 while the weights, the BatchNorm
     statistics and the loss stay in float32. CPUs with AMX (recent Xeons, like the one the
     README's figures come from) and GPUs from Ampere on compute bf16 natively and much
-    faster; elsewhere it is slower, so it is off unless asked for."""
+    faster; elsewhere it is slower, so it is off unless asked for. On a GPU this small
+    model gains nothing from it: its steps wait on kernel launches, not arithmetic."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
@@ -324,15 +325,15 @@ def parse_args(argv=None):
     p.add_argument("--target", type=float, default=99.4, help="test accuracy to report, %%")
     p.add_argument("--stop-at-target", action="store_true")
     p.add_argument("--bf16", action="store_true",
-                   help="bfloat16 autocast and channels_last: faster on CPUs with AMX and on "
-                        "recent GPUs, slower elsewhere")
+                   help="bfloat16 autocast and channels_last: faster on CPUs with AMX, slower "
+                        "on other CPUs, no faster on a GPU for this small model")
     p.add_argument("--ema", type=fraction, default=None, metavar="DECAY",
                    help="evaluate and save an exponential moving average of the weights, "
                         "e.g. 0.99 per step")
     p.add_argument("--compile", action="store_true",
-                   help="train the model compiled by torch.compile: faster steps after half "
-                        "a minute or so of compiling, cached on disk for later runs (needs a C++ "
-                        "compiler on the CPU)")
+                   help="train the model compiled by torch.compile: faster steps on the CPU "
+                        "after half a minute or so of compiling, cached on disk for later runs "
+                        "(needs a C++ compiler; no faster on a GPU for this small model)")
     p.add_argument("--no-progress", action="store_true", help="no per-batch progress bar")
     return p.parse_args(argv)
 
