@@ -285,6 +285,11 @@ def test_command_line_fuses_the_optimizer_step_on_a_gpu_only(tmp_path, monkeypat
     monkeypatch.setenv("WORKBOOK_SMOKE", "1")
     made = []
     make_optimizer = train.make_optimizer
-    monkeypatch.setattr(train, "make_optimizer", lambda *a, **kw: made.append(kw) or make_optimizer(*a, **kw))
+
+    def recording(*args, **kwargs):
+        made.append(kwargs)
+        return make_optimizer(*args, **kwargs)
+
+    monkeypatch.setattr(train, "make_optimizer", recording)
     train.main(["--model", "light_gap", "--device", device, "--out", str(tmp_path), "--no-progress"])
     assert made[0]["fused"] is (True if device == "cuda" else None)

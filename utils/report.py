@@ -205,9 +205,9 @@ def speed_table(runs):
                    else "never | ")
         arithmetic = "bf16" if a.get("bf16") else "float32"
         arithmetic += ", compiled" if a.get("compile") else ""
-        lines.append(f"| {name} | {a['batch_size']}, {a['lr']} | {arithmetic} | {a.get('ema') or 'no'} "
-                     f"| {a['epochs']} | {a['seed']} | {reached} | {s['last_test_acc']:.2f}% "
-                     f"| {s['total_seconds']:.1f} s |")
+        lines.append(f"| {name} | {a['batch_size']}, {a['lr']} | {arithmetic} "
+                     f"| {a.get('ema') or 'no'} | {a['epochs']} | {a['seed']} | {reached} "
+                     f"| {s['last_test_acc']:.2f}% | {s['total_seconds']:.1f} s |")
     return "\n".join(lines)
 
 
