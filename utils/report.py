@@ -231,6 +231,15 @@ def validation_table(studies):
     return "\n".join(lines)
 
 
+# name of the block in README.md -> (folder under assets/, function of its files by name)
+FOLDER_BLOCKS = {
+    "speed": ("speed", speed_table),
+    "speed_cuda": ("speed_cuda", speed_table),
+    "validation": ("validation_final", lambda studies: validation_table(studies.values())),
+    "validation_cuda": ("validation_cuda", lambda studies: validation_table(studies.values())),
+}
+
+
 def readme_blocks():
     """The generated blocks of README.md, from the files under assets/ that exist."""
     blocks = {"results": results_table(load_steps())}
@@ -239,12 +248,9 @@ def readme_blocks():
             blocks[block] = make(json.loads((ASSETS / name).read_text()))
     if (ASSETS / "pareto").exists():
         blocks["pareto"] = pareto_table(pareto_studies())
-    for block, folder in (("speed", "speed"), ("speed_cuda", "speed_cuda")):
+    for block, (folder, make) in FOLDER_BLOCKS.items():
         if (ASSETS / folder).exists():
-            blocks[block] = speed_table(load_jsons(ASSETS / folder))
-    for block, folder in (("validation", "validation_final"), ("validation_cuda", "validation_cuda")):
-        if (ASSETS / folder).exists():
-            blocks[block] = validation_table(load_jsons(ASSETS / folder).values())
+            blocks[block] = make(load_jsons(ASSETS / folder))
     return blocks
 
 
