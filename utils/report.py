@@ -182,8 +182,8 @@ README_BLOCKS = {"seeds": ("seeds.json", seeds_table), "seeds_bf16": ("seeds_bf1
 
 
 def pareto_studies():
-    """The width families of the bonus notebook: assets/pareto/*.json and the two studies."""
-    studies = [ASSETS / "tiny_seeds.json", ASSETS / "seeds.json"]
+    """The width families of the bonus notebook: assets/pareto/*.json and three studies."""
+    studies = [ASSETS / "tiny_seeds.json", ASSETS / "separable64_seeds.json", ASSETS / "seeds.json"]
     return list(load_jsons(ASSETS / "pareto").values()) + [json.loads(p.read_text())
                                                            for p in studies if p.exists()]
 
