@@ -187,9 +187,10 @@ class ScaledFinalNet(nn.Sequential):
 
 
 class SeparableNet(nn.Sequential):
-    """The bonus notebook's model under 4,000 parameters. Two full 3x3 convs at 28x28, where
-    few channels suffice to find strokes, then max-pooling and four separable blocks of
-    `width` channels at 12x12 and below, where the digit's parts are combined, and GAP."""
+    """The bonus notebook's model: 3,800 parameters at width 22, 17,030 at width 64 (the
+    README's Chasing 99.6%). Two full 3x3 convs at 28x28, where few channels suffice to find
+    strokes, then max-pooling and four separable blocks of `width` channels at 12x12 and
+    below, where the digit's parts are combined, and GAP."""
 
     def __init__(self, width=22, dropout=0.01):
         super().__init__(
