@@ -232,12 +232,17 @@ def validation_table(studies):
     return "\n".join(lines)
 
 
+def validation_folder_table(studies_by_name):
+    """`validation_table` of a folder's studies, which `load_jsons` gives by file name."""
+    return validation_table(studies_by_name.values())
+
+
 # name of the block in README.md -> (folder under assets/, function of its files by name)
 FOLDER_BLOCKS = {
     "speed": ("speed", speed_table),
     "speed_cuda": ("speed_cuda", speed_table),
-    "validation": ("validation_final", lambda studies: validation_table(studies.values())),
-    "validation_cuda": ("validation_cuda", lambda studies: validation_table(studies.values())),
+    "validation": ("validation_final", validation_folder_table),
+    "validation_cuda": ("validation_cuda", validation_folder_table),
 }
 
 
