@@ -103,6 +103,8 @@ def test_protocols_hold_the_right_images():
     assert xtr.equal(x[tr]) and ytr.equal(y[tr]) and xva.equal(x[va]) and yva.equal(y[va])
     with pytest.raises(ValueError, match="protocol"):
         data.splits("train")
+    with pytest.raises(ValueError, match="protocol must be 'test' or 'val', not 'tset'"):
+        data.torchvision_loaders("tset", num_workers=0)
 
 
 def test_smoke_mode_is_off_by_default_and_visible_when_on(monkeypatch, capsys):

@@ -106,6 +106,13 @@ def test_validation_table_compares_recipes_on_the_seeds_they_share():
         "| `--protocol val --lr 0.1` | 99.32% | 99.52% |  |  | 99.420% | 99.420% |"]
 
 
+def test_validation_studies_without_a_common_seed_are_refused():
+    studies = [dict(command="python -m utils.train --protocol val", per_seed=[
+                   dict(seed=s, final_test_acc=99.4) for s in seeds]) for seeds in ([0, 1], [2, 3])]
+    with pytest.raises(ValueError, match="share no seed"):
+        report.validation_table(studies)
+
+
 def test_seed_study_trains_each_seed_from_the_command_line(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBOOK_SMOKE", "1")  # one epoch on a few thousand images
     monkeypatch.setattr(seeds, "output_path", lambda name: tmp_path / "out" / name)
@@ -121,8 +128,32 @@ def test_seed_study_trains_each_seed_from_the_command_line(tmp_path, monkeypatch
     argv = ["--seeds", "3", "4", "--runs", str(tmp_path), "--name", "test_study", "--model", "tiny"]
     seeds.main(argv + ["--epochs", "2"])
     assert (tmp_path / "seed_3" / "metrics.json").stat().st_mtime_ns == before  # reused
-    seeds.main(argv + ["--epochs", "3"])  # another recipe: trained again
+    with pytest.raises(SystemExit, match=r"seed_3 holds a finished run of another recipe "
+                                         r"\(it differs in epochs\)"):
+        seeds.main(argv + ["--epochs", "3"])  # another recipe: the saved run is kept
+    assert (tmp_path / "seed_3" / "metrics.json").stat().st_mtime_ns == before
+    seeds.main(argv + ["--epochs", "3", "--overwrite"])  # unless asked: trained again
     assert (tmp_path / "seed_3" / "metrics.json").stat().st_mtime_ns != before
+
+
+def test_a_run_differs_from_a_recipe_only_in_options_that_change_what_it_learns(tmp_path,
+                                                                                 monkeypatch):
+    monkeypatch.delenv("WORKBOOK_SMOKE", raising=False)
+    assert seeds.differences(tmp_path, []) is None  # nothing saved yet
+    args = train.recorded_args(train.parse_args(["--seed", "1", "--data", "/elsewhere"]))
+    (tmp_path / "metrics.json").write_text(json.dumps(dict(args=args, smoke=True)))
+    assert seeds.differences(tmp_path, ["--workers", "0"]) == ["smoke mode"]
+    assert seeds.differences(tmp_path, ["--lr", "0.1", "--bf16"]) == ["lr", "bf16", "smoke mode"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seeds", "0", "0"], "at least 2 different seeds"),
+    (["--seeds", "0", "1", "--out", "runs/x"], "use --runs for their folder"),
+])
+def test_seed_study_refuses_arguments_that_would_mix_up_its_runs(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        seeds.main(argv)
+    assert message in capsys.readouterr().err
 
 
 def test_a_run_saved_before_an_option_existed_is_reused_at_its_default(tmp_path, monkeypatch):

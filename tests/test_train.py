@@ -119,6 +119,15 @@ def test_checkpoint_of_another_model_is_refused_clearly(tmp_path):
         train.load_weights(build_model("final"), tmp_path / "w.pt")
 
 
+def test_checkpoint_of_another_width_says_how_to_build_its_model(tmp_path):
+    options = dict(widths=[8, 16, 12, 24])
+    train.save_weights(build_model("tiny", **options), tmp_path / "w.pt", "tiny", options)
+    with pytest.raises(train.CheckpointError, match=r"built with \{'widths': \[8, 16, 12, 24\]\}.*"
+                       r"load it into build_model\('tiny', widths=\[8, 16, 12, 24\]\)"):
+        train.load_weights(build_model("tiny"), tmp_path / "w.pt")
+    train.load_weights(build_model("tiny", **options), tmp_path / "w.pt")
+
+
 def test_unreadable_or_missing_checkpoint_is_refused(tmp_path):
     (tmp_path / "w.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(train.CheckpointError, match="not a readable checkpoint"):
@@ -248,6 +257,22 @@ def test_cli_without_data_says_where_to_put_it(tmp_path, offline):
     with pytest.raises(SystemExit, match="MNIST_ROOT"):
         train.main(["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "run")])
     assert not (tmp_path / "run").exists()
+
+
+def test_cli_refuses_an_output_it_cannot_write_before_training(tmp_path, capsys):
+    (tmp_path / "a_file").write_text("mine")
+    with pytest.raises(SystemExit, match="cannot save the run in .*a_file.*choose another --out"):
+        train.main(["--out", str(tmp_path / "a_file")])
+    assert "epoch" not in capsys.readouterr().out
+    assert (tmp_path / "a_file").read_text() == "mine"
+
+
+@pytest.mark.parametrize("name", ["gpu", "CPU", "cuda:x"])
+def test_an_unknown_device_is_refused_clearly(name, tmp_path):
+    with pytest.raises(ValueError, match=f"unknown device '{name}'; use cpu, cuda or cuda:N"):
+        train.pick_device(name)
+    with pytest.raises(SystemExit, match="unknown device"):
+        train.main(["--device", name, "--out", str(tmp_path)])
 
 
 def test_cuda_is_refused_clearly_when_absent(tmp_path):

@@ -1,6 +1,6 @@
 """Benchmark: the classic torchvision pipeline against the workbook's fast path.
 
-    python -m utils.bench [--steps 200] [--batch-size 128] [--workers 2] [--out FILE.json]
+    python -m utils.bench [--steps 150] [--batch-size 128] [--workers 2] [--out FILE.json]
 
 Trains the final model for the same number of steps, in one run on one machine, fed by
 (a) PIL images through torchvision transforms and a DataLoader with worker processes, as

@@ -33,6 +33,7 @@ RAW_FILES = {
 }
 
 SMOKE_TRAIN, SMOKE_TEST = 4096, 2048
+EVAL_BATCH_SIZE = 1000  # no gradients to keep, so evaluation takes large batches
 
 
 class DataError(RuntimeError):
@@ -114,6 +115,11 @@ def train_val_indices(n=60_000, n_val=10_000, seed=0):
     return perm[n_val:].sort().values, perm[:n_val].sort().values
 
 
+def check_protocol(protocol):
+    if protocol not in ("test", "val"):
+        raise ValueError(f"protocol must be 'test' or 'val', not {protocol!r}")
+
+
 def splits(protocol="test", root=None, seed=0):
     """The (train, eval) tensors of a protocol, each a pair (uint8 images, labels).
 
@@ -122,8 +128,7 @@ def splits(protocol="test", root=None, seed=0):
             so that choices are made without looking at the test set.
     In smoke mode both parts are cut to a few thousand images.
     """
-    if protocol not in ("test", "val"):
-        raise ValueError(f"protocol must be 'test' or 'val', not {protocol!r}")
+    check_protocol(protocol)
     x, y = load_tensors(True, root)
     if protocol == "test":
         train, held_out = (x, y), load_tensors(False, root)
@@ -189,7 +194,9 @@ class Augment:
     """The workbook's augmentation with its strengths, for both pipelines.
 
     `batch(x)` applies it to a float batch in [0, 1] on any device (fast path);
-    `pil()` gives the same augmentation as torchvision transforms (classic path).
+    `pil()` gives the same augmentation as torchvision transforms (classic path), up to
+    rounding: RandomAffine shifts by whole pixels, and RandomErasing keeps the cutout
+    inside the image where the fast path lets it hang over the edge.
     """
 
     def __init__(self, degrees=0.0, translate=0.0, scale=0.0, shear=0.0, cutout=0, noise=0.0):
@@ -263,19 +270,20 @@ class TensorLoader:
 
 
 def fast_loaders(protocol="test", augment=NO_AUGMENT, batch_size=128, device="cpu", root=None,
-                 seed=0, eval_batch_size=1000):
+                 seed=0):
     """(train, eval) TensorLoaders of a protocol, the whole data held on `device`."""
     smoke_banner()
     (xtr, ytr), (xev, yev) = splits(protocol, root, seed)
     train = TensorLoader(xtr, ytr, batch_size, shuffle=True, augment=augment, device=device,
                          seed=seed)
-    held_out = TensorLoader(xev, yev, eval_batch_size, device=device)
+    held_out = TensorLoader(xev, yev, EVAL_BATCH_SIZE, device=device)
     return train, held_out
 
 
 def torchvision_loaders(protocol="test", augment=NO_AUGMENT, batch_size=128, root=None, seed=0,
-                        num_workers=2, eval_batch_size=1000):
+                        num_workers=2):
     """(train, eval) DataLoaders of PIL images through torchvision transforms: the classic path."""
+    check_protocol(protocol)
     smoke_banner()
     train_set = mnist(True, root, transform=augment.pil())
     plain = NO_AUGMENT.pil()
@@ -292,4 +300,4 @@ def torchvision_loaders(protocol="test", augment=NO_AUGMENT, batch_size=128, roo
                   pin_memory=torch.cuda.is_available())
     train = DataLoader(train_set, batch_size, shuffle=True,
                        generator=torch.Generator().manual_seed(seed), **kwargs)
-    return train, DataLoader(eval_set, eval_batch_size, **kwargs)
+    return train, DataLoader(eval_set, EVAL_BATCH_SIZE, **kwargs)

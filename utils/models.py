@@ -45,7 +45,7 @@ def transition_block(cin, cout):
 
 
 class BaselineCNN(nn.Sequential):
-    """Step 01: a plain CNN with a dense head. It learns, but has 5x the budget."""
+    """Step 01: a plain CNN with a dense head. It learns, but has 5.5x the budget."""
 
     def __init__(self):
         super().__init__(
@@ -137,7 +137,7 @@ class LightGAP(nn.Sequential):
             conv_block(8, 16, dropout=dropout),    # 10, RF 10
             conv_block(16, 16, dropout=dropout),   # 8,  RF 14
             conv_block(16, 16, dropout=dropout),   # 6,  RF 18
-            nn.AdaptiveAvgPool2d(1),               # 1,  RF 18 (averages all 6x6)
+            nn.AdaptiveAvgPool2d(1),               # 1,  RF 28 (averages all 6x6 positions)
             nn.Conv2d(16, 10, 1),
             nn.Flatten(),
         )

@@ -219,6 +219,9 @@ def validation_table(studies):
     accs = [{r["seed"]: r["final_test_acc"] for r in s["per_seed"]} for s in studies]
     seeds = sorted(set().union(*accs))
     shared = sorted(set(seeds).intersection(*accs))
+    if not shared:
+        raise ValueError("these validation studies share no seed, so no column compares them "
+                         "all fairly; run each of them with at least one common seed")
     lines = ["| `python -m utils.train` with | "
              + " | ".join(f"seed {seed}" for seed in seeds)
              + f" | mean of seeds {', '.join(map(str, shared))} | mean of all its seeds |",

@@ -7,6 +7,7 @@ run of the same recipe (`--jobs` at a time, the CPU threads shared between them)
 summarizes the final-epoch and best-epoch test accuracy over the seeds into
 assets/seeds.json and assets/seeds.png (`--name` changes "seeds" in all three).
 Any other option is passed on to utils.train, so a recipe can be studied the same way.
+A finished run of another recipe is never replaced unless `--overwrite` is given.
 """
 import argparse
 import json
@@ -23,24 +24,40 @@ from utils.report import output_path, save_json
 from utils.train import parse_args, positive_int, recorded_args
 
 
-def reusable(out, extra):
-    """A finished run in `out` of the same recipe (options and smoke mode) as asked now.
-    An option that the run's metrics lack was added to the command line after it: the
-    run had that option's default."""
+# Options that do not change what a run learns: a run saved with others is still reusable.
+NOT_THE_RECIPE = {"out", "overwrite", "no_progress", "data", "workers"}
+
+
+def differences(out, extra):
+    """The options (and smoke mode) in which the finished run in `out` differs from the
+    recipe asked now; None when there is no finished run. An option that the run's metrics
+    lack was added to the command line after it: the run had that option's default."""
     path = out / "metrics.json"
     if not path.exists():
-        return False
+        return None
     m = json.loads(path.read_text())
     base = ["--seed", str(m["args"]["seed"]), "--out", str(out)]
     asked, default = recorded_args(parse_args(base + extra)), recorded_args(parse_args(base))
-    ignore = {"out", "overwrite", "no_progress"}
-    same = all(m["args"].get(k, default[k]) == v for k, v in asked.items() if k not in ignore)
-    return same and m["smoke"] == smoke_mode()
+    differ = [k for k, v in asked.items()
+              if k not in NOT_THE_RECIPE and m["args"].get(k, default[k]) != v]
+    return differ + ["smoke mode"] * (m["smoke"] != smoke_mode())
 
 
-def train_seeds(seeds, runs, jobs, extra):
-    """Train every seed without a finished run of this recipe, `jobs` at a time."""
+def reusable(out, extra):
+    """A finished run in `out` of the same recipe (options and smoke mode) as asked now."""
+    return differences(out, extra) == []
+
+
+def train_seeds(seeds, runs, jobs, extra, overwrite=False):
+    """Train every seed without a finished run of this recipe, `jobs` at a time. A finished
+    run of another recipe is an error, not something to delete, unless `overwrite`."""
     todo = [s for s in seeds if not reusable(runs / f"seed_{s}", extra)]
+    for seed in todo:
+        differ = differences(runs / f"seed_{seed}", extra)
+        if differ and not overwrite:
+            sys.exit(f"error: {runs / f'seed_{seed}'} holds a finished run of another recipe "
+                     f"(it differs in {', '.join(differ)}); give the study another --name or "
+                     "--runs folder, or pass --overwrite to train it again in its place")
     threads = max(1, torch.get_num_threads() // jobs)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     running = []
@@ -98,12 +115,18 @@ def main(argv=None):
     p.add_argument("--jobs", type=positive_int, default=1, help="trainings at a time")
     p.add_argument("--name", default="seeds", help="assets/<name>.json and .png")
     p.add_argument("--runs", type=Path, default=None,
-                   help="folder of the seed_<S> runs (default: runs/<name>)")
+                   help="folder of the seed_<S> runs (default: runs/<name>, in smoke mode "
+                        "runs/smoke/<name>)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="train again, in their place, seeds whose saved run is of another recipe")
     args, extra = p.parse_known_args(argv)
-    if len(args.seeds) < 2:
-        p.error("a study needs at least 2 seeds")
-    runs = (args.runs or REPO_ROOT / "runs" / args.name).resolve()
-    train_seeds(args.seeds, runs, args.jobs, extra)
+    if len(args.seeds) < 2 or len(set(args.seeds)) < len(args.seeds):
+        p.error("a study needs at least 2 different seeds")
+    if any(a.split("=")[0] == "--out" for a in extra):
+        p.error("--out is set for each seed by the study; use --runs for their folder")
+    default_runs = REPO_ROOT / "runs" / ("smoke" if smoke_mode() else "") / args.name
+    runs = (args.runs or default_runs).resolve()
+    train_seeds(args.seeds, runs, args.jobs, extra, args.overwrite)
     study = summarize_seeds([runs / f"seed_{s}" for s in args.seeds])
     study["command"] = " ".join(["python -m utils.train", *extra])
     save_json(study, output_path(f"{args.name}.json"))

@@ -33,10 +33,17 @@ def pick_device(name=None):
     """CUDA when present (or when asked for), else the CPU."""
     if name is None:
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} was asked for, but torch sees no CUDA GPU here; "
                          "use the CPU (leave the device out to pick automatically)")
-    return torch.device(name)
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r} was asked for, but torch sees "
+                         f"{torch.cuda.device_count()} GPU(s) here, from cuda:0")
+    return device
 
 
 def make_optimizer(name, params, lr, momentum=0.9, nesterov=True, weight_decay=0.0, fused=None):
@@ -52,19 +59,20 @@ def make_optimizer(name, params, lr, momentum=0.9, nesterov=True, weight_decay=0
     raise ValueError(f"unknown optimizer {name!r}; known: sgd, adam, adamw")
 
 
-def make_scheduler(name, optimizer, epochs, steps_per_epoch, max_lr=None):
+def make_scheduler(name, optimizer, epochs, steps_per_epoch):
     """onecycle (stepped every batch), step (every epoch), plateau (every epoch) or none.
 
-    OneCycleLR warms up to max_lr for the first 20% of the steps, then anneals to
-    max_lr / 1e4: a high peak for speed, a long low tail for a stable last epoch. The
-    momentum stays what the optimizer was given (OneCycleLR would otherwise cycle it).
+    OneCycleLR warms up from a tenth of the optimizer's lr to that lr, its peak, over the
+    first 20% of the steps, then anneals to the peak / 1e4: a high peak for speed, a long
+    low tail for a stable last epoch. The momentum stays what the optimizer was given
+    (OneCycleLR would otherwise cycle it).
     """
     if name == "none":
         return None
     if name == "onecycle":
-        max_lr = max_lr or optimizer.param_groups[0]["lr"]
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=max_lr, epochs=epochs, steps_per_epoch=steps_per_epoch,
+            optimizer, max_lr=optimizer.param_groups[0]["lr"], epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
             pct_start=0.2, div_factor=10, final_div_factor=1000, cycle_momentum=False)
     if name == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
@@ -224,9 +232,11 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be loaded into the model at hand."""
 
 
-def save_weights(model, path, name=None):
-    """Save the state dict with the model's name, so a mismatch can be explained later."""
-    state = {"model": name or type(model).__name__, "state_dict": model.state_dict()}
+def save_weights(model, path, name=None, options=None):
+    """Save the state dict with the model's name and the options it was built with
+    (widths, width...), so a mismatch can be explained later."""
+    state = {"model": name or type(model).__name__, "options": options or {},
+             "state_dict": model.state_dict()}
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
@@ -246,9 +256,12 @@ def load_weights(model, path):
     try:
         model.load_state_dict(state["state_dict"])
     except RuntimeError as error:
+        name, options = state.get("model"), state.get("options")
+        built = f"build_model({name!r}{''.join(f', {k}={v!r}' for k, v in (options or {}).items())})"
         raise CheckpointError(
-            f"{path} holds weights of model {state.get('model')!r}, which do not fit "
-            f"{type(model).__name__}: load it into a {state.get('model')} instead.\n{error}"
+            f"{path} holds weights of model {name!r}"
+            f"{f' built with {options}' if options else ''}, which do not fit this "
+            f"{type(model).__name__}: load it into {built} instead.\n{error}"
         ) from None
     return model
 
@@ -380,6 +393,10 @@ def main(argv=None):
                 args.protocol, augment, args.batch_size, args.data, args.seed, args.workers)
     except data.DataError as error:
         sys.exit(f"error: {error}")
+    try:  # before training, not after it: a run that cannot be saved is lost
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        sys.exit(f"error: cannot save the run in {out} ({error.strerror}); choose another --out")
 
     model = build_model(args.model, **options).to(device)
     if args.bf16:  # bf16 convolutions are fastest with channels-last weights (1.0x in fp32)
@@ -407,7 +424,7 @@ def main(argv=None):
     summary = summarize(history, args.target)
     metrics = dict(model=args.model, params=params, device=str(device), evaluated_on=held_out,
                    smoke=data.smoke_mode(), args=recorded_args(args), summary=summary, history=history)
-    save_weights(model if ema is None else ema.module, out / "weights.pt", args.model)
+    save_weights(model if ema is None else ema.module, out / "weights.pt", args.model, options)
     save_json(metrics, out / "metrics.json")
     from utils.plot import curves  # matplotlib only once there is something to draw
     curves(history, target=args.target, save=out / "curves.png")
