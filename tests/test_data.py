@@ -152,8 +152,9 @@ def test_random_rotation_stays_within_the_range_asked():
 
 def test_background_stays_background():
     generator = torch.Generator().manual_seed(0)
-    augment = Augment(degrees=15, translate=0.15, scale=0.15, shear=10, cutout=8)
-    assert augment.batch(torch.zeros(64, 1, 28, 28), generator).abs().max() == 0
+    # What a warp brings in from outside the image is background (0), not a copy of the edge.
+    shifted = Augment(translate=0.15).batch(torch.ones(64, 1, 28, 28), generator)
+    assert (shifted == 0).any(dim=(1, 2, 3)).float().mean() > 0.5
     # Corners of an MNIST digit are empty; a 10-degree turn and a small shift keep them so.
     x = digit().repeat(64, 1, 1, 1)
     warped = Augment(degrees=10, translate=0.05).batch(x, generator)
@@ -167,6 +168,7 @@ def test_cutout_clears_one_square_per_image():
     out = data.cutout(x, 8, generator=torch.Generator().manual_seed(0))
     cleared = (out == 0).sum((1, 2, 3))
     assert cleared.max() == 64 and cleared.min() >= 16  # a square overhanging an edge is cut
+    assert cleared.min() < 64
     assert not torch.equal(out[0], out[1])
 
 
@@ -184,6 +186,16 @@ def test_loader_keeps_labels_with_their_images():
         assert torch.allclose(centre, (y % 250 + 5).float(), atol=0.5)
         seen.append(y)
     assert len(loader) == 5 and torch.cat(seen).sort().values.equal(labels)
+
+
+def test_loader_warps_before_it_normalizes():
+    # Augmented in [0, 1], then normalized: what a shift brings in is black (0) normalized,
+    # not 0 in normalized units (a grey), and the white digit stays white.
+    white = torch.full((64, 1, 28, 28), 255, dtype=torch.uint8)
+    x, _ = next(iter(TensorLoader(white, torch.zeros(64, dtype=torch.long), batch_size=64,
+                                  augment=Augment(translate=0.15), seed=0)))
+    black, full = -MEAN / STD, (1 - MEAN) / STD
+    assert x.min() == pytest.approx(black, abs=1e-5) and x.max() == pytest.approx(full, abs=1e-5)
 
 
 def test_loader_without_augmentation_normalizes_like_torchvision(test_images):
@@ -216,7 +228,9 @@ def test_classic_pipeline_gives_normalized_tensors_with_the_same_augmentation():
     assert out.min() >= -MEAN / STD - 1e-5 and out.max() <= (1 - MEAN) / STD + 1e-5
     names = [type(t).__name__ for t in transform.transforms]
     assert names[0] == "RandomAffine" and "RandomErasing" in names and "GaussianNoise" in names
-    assert transform.transforms[0].degrees == [-15.0, 15.0]
+    affine = transform.transforms[0]
+    assert affine.degrees == [-15.0, 15.0] and list(affine.translate) == [0.1, 0.1]
+    assert list(affine.scale) == [0.9, 1.1] and list(affine.shear) == [-5.0, 5.0]
 
 
 def test_torchvision_loaders_yield_batches(monkeypatch):
@@ -226,6 +240,11 @@ def test_torchvision_loaders_yield_batches(monkeypatch):
     x, y = next(iter(train))
     assert x.shape == (64, 1, 28, 28) and y.shape == (64,)
     assert len(train.dataset) == data.SMOKE_TRAIN and len(test.dataset) == data.SMOKE_TEST
+    # Training images are augmented as asked; the held-out ones never are.
+    train_steps = [type(t).__name__ for t in train.dataset.dataset.transform.transforms]
+    test_steps = [type(t).__name__ for t in test.dataset.dataset.transform.transforms]
+    assert train_steps[0] == "RandomAffine" and "RandomAffine" not in test_steps
+    assert train.dataset.dataset.transform.transforms[0].degrees == [-10.0, 10.0]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -81,8 +81,7 @@ def test_curves_one_history_and_several():
     loss, acc = fig.axes
     assert len(loss.lines) == 4 and len(acc.lines) == 5  # + the target line
     assert loss.lines[0].get_color() != loss.lines[2].get_color()  # one colour per run
-    bottom, top = acc.get_ylim()
-    assert 90 <= bottom <= 96.5 and 99.4 <= top <= 100
+    assert acc.get_ylim() == pytest.approx((96.0, 99.9))  # lowest - 0.5 to highest + 0.5
 
 
 def test_curves_low_accuracy_is_not_cut_off():

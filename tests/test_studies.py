@@ -176,9 +176,17 @@ def test_seed_study_reports_a_failed_training(tmp_path, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
-def test_benchmark_measures_both_pipelines_in_both_precisions(tmp_path, capsys):
+def test_benchmark_measures_both_pipelines_in_both_precisions(tmp_path, capsys, monkeypatch):
+    loaders, precisions = [], []  # what each measure was fed, and how each step trained
+    measure, train_one_epoch = bench.measure, train.train_one_epoch
+    monkeypatch.setattr(bench, "measure", lambda loader, *a, **k: (
+        loaders.append(type(loader).__name__), measure(loader, *a, **k))[1])
+    monkeypatch.setattr(train, "train_one_epoch", lambda *a, **k: (
+        precisions.append("bf16" if k["bf16"] else "fp32"), train_one_epoch(*a, **k))[1])
     result = bench.main(["--steps", "3", "--warmup", "1", "--workers", "0", "--variants",
                          "--out", str(tmp_path / "b.json")])
+    assert loaders[:4] == ["DataLoader", "TensorLoader", "DataLoader", "TensorLoader"]
+    assert precisions[:8] == ["fp32"] * 4 + ["bf16"] * 4  # a warm-up and a timed pass each
     speed = {key: result[key]["train_images_per_s"] for key in bench.PIPELINES}
     assert all(v > 0 for v in speed.values())
     assert result["ratio"] == pytest.approx(speed["fast"] / speed["classic"], abs=0.01)

@@ -51,7 +51,13 @@ def test_onecycle_peaks_at_the_learning_rate_asked():
 @pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
 def test_optimizers_are_built(name):
     params = build_model("light").parameters()
-    assert train.make_optimizer(name, params, 0.01).param_groups[0]["lr"] == 0.01
+    optimizer = train.make_optimizer(name, params, 0.01)
+    kind = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[name]
+    assert type(optimizer) is kind and optimizer.param_groups[0]["lr"] == 0.01
+    if name == "sgd":  # the workbook's SGD: momentum 0.9 with Nesterov, unless asked otherwise
+        assert optimizer.defaults["nesterov"] and optimizer.defaults["momentum"] == 0.9
+        plain = train.make_optimizer(name, build_model("light").parameters(), 0.01, momentum=0)
+        assert not plain.defaults["nesterov"]
 
 
 @pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
@@ -100,9 +106,12 @@ def test_stop_at_target_stops_and_summary_finds_the_first_epoch():
 def test_misclassified_returns_only_mistakes():
     train.seed_everything(0)
     model = build_model("light").eval()
-    images, labels, preds = train.misclassified(*train.predict(model, tiny_loaders()[1]), limit=7)
+    all_images, all_labels, all_preds = train.predict(model, tiny_loaders()[1])
+    images, labels, preds = train.misclassified(all_images, all_labels, all_preds, limit=7)
     assert len(images) == len(labels) == len(preds) == 7  # an untrained model errs often
     assert (labels != preds).all()
+    first = (all_preds != all_labels).nonzero().flatten()[:7]  # the first 7, with their images
+    assert torch.equal(images, all_images[first]) and torch.equal(labels, all_labels[first])
 
 
 def test_weights_round_trip(tmp_path):
@@ -168,7 +177,11 @@ def test_ema_is_updated_every_step_and_is_what_fit_evaluates():
 
 def test_a_compiled_model_is_evaluated_eagerly_with_its_weights():
     model = build_model("light_gap")
-    compiled = torch.compile(model)
+
+    def never(graph, example_inputs):
+        raise AssertionError("evaluate compiled the model")
+
+    compiled = torch.compile(model, backend=never)
     _, test_loader = tiny_loaders()
     assert train.evaluate(compiled, test_loader) == train.evaluate(model, test_loader)
     assert not model.training
