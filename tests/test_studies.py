@@ -161,14 +161,13 @@ def test_a_run_saved_before_an_option_existed_is_reused_at_its_default(tmp_path,
     args = train.recorded_args(train.parse_args(["--seed", "1", "--bf16"]))
     del args["compile"]  # as in a metrics.json written before --compile was added
     (tmp_path / "metrics.json").write_text(json.dumps(dict(args=args, smoke=False)))
-    assert seeds.reusable(tmp_path, ["--bf16"])
-    assert not seeds.reusable(tmp_path, ["--bf16", "--compile"])
-    assert not seeds.reusable(tmp_path, [])
+    assert seeds.differences(tmp_path, ["--bf16"]) == []  # reused
+    assert seeds.differences(tmp_path, ["--bf16", "--compile"]) == ["compile"]
+    assert seeds.differences(tmp_path, []) == ["bf16"]
 
 
 def test_seed_study_reports_a_failed_training(tmp_path, monkeypatch):
     monkeypatch.setattr(seeds, "output_path", lambda name: tmp_path / "out" / name)
-    monkeypatch.setattr(seeds, "reusable", lambda out, extra: False)
     with pytest.raises(SystemExit, match="failed; see log.txt"):
         seeds.main(["--seeds", "0", "1", "--runs", str(tmp_path), "--cutout", "-1",
                     "--name", "never_written"])

@@ -132,7 +132,7 @@ def test_checkpoint_of_another_width_says_how_to_build_its_model(tmp_path):
     options = dict(widths=[8, 16, 12, 24])
     train.save_weights(build_model("tiny", **options), tmp_path / "w.pt", "tiny", options)
     with pytest.raises(train.CheckpointError, match=r"built with \{'widths': \[8, 16, 12, 24\]\}.*"
-                       r"load it into build_model\('tiny', widths=\[8, 16, 12, 24\]\)"):
+                       r"load it into models.build_model\('tiny', widths=\[8, 16, 12, 24\]\)"):
         train.load_weights(build_model("tiny"), tmp_path / "w.pt")
     train.load_weights(build_model("tiny", **options), tmp_path / "w.pt")
 

@@ -40,24 +40,24 @@ def differences(out, extra):
     asked, default = recorded_args(parse_args(base + extra)), recorded_args(parse_args(base))
     differ = [k for k, v in asked.items()
               if k not in NOT_THE_RECIPE and m["args"].get(k, default[k]) != v]
-    return differ + ["smoke mode"] * (m["smoke"] != smoke_mode())
-
-
-def reusable(out, extra):
-    """A finished run in `out` of the same recipe (options and smoke mode) as asked now."""
-    return differences(out, extra) == []
+    if m["smoke"] != smoke_mode():
+        differ.append("smoke mode")
+    return differ
 
 
 def train_seeds(seeds, runs, jobs, extra, overwrite=False):
     """Train every seed without a finished run of this recipe, `jobs` at a time. A finished
     run of another recipe is an error, not something to delete, unless `overwrite`."""
-    todo = [s for s in seeds if not reusable(runs / f"seed_{s}", extra)]
-    for seed in todo:
+    todo = []
+    for seed in seeds:
         differ = differences(runs / f"seed_{seed}", extra)
+        if differ == []:
+            continue  # a finished run of this recipe: reused
         if differ and not overwrite:
             sys.exit(f"error: {runs / f'seed_{seed}'} holds a finished run of another recipe "
                      f"(it differs in {', '.join(differ)}); give the study another --name or "
                      "--runs folder, or pass --overwrite to train it again in its place")
+        todo.append(seed)
     threads = max(1, torch.get_num_threads() // jobs)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     running = []

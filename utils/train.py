@@ -256,12 +256,12 @@ def load_weights(model, path):
     try:
         model.load_state_dict(state["state_dict"])
     except RuntimeError as error:
-        name, options = state.get("model"), state.get("options")
-        built = f"build_model({name!r}{''.join(f', {k}={v!r}' for k, v in (options or {}).items())})"
+        name, options = state.get("model"), state.get("options") or {}
+        arguments = "".join(f", {k}={v!r}" for k, v in options.items())
         raise CheckpointError(
-            f"{path} holds weights of model {name!r}"
-            f"{f' built with {options}' if options else ''}, which do not fit this "
-            f"{type(model).__name__}: load it into {built} instead.\n{error}"
+            f"{path} holds weights of model {name!r}{f' built with {options}' if options else ''}"
+            f", which do not fit this {type(model).__name__}: load it into "
+            f"models.build_model({name!r}{arguments}) instead.\n{error}"
         ) from None
     return model
 
