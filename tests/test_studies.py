@@ -82,6 +82,11 @@ def test_speed_figure_draws_committed_runs(tmp_path):
     fig = report.speed_figure(save=tmp_path / "speed.png")
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == list(report.SPEED_FIGURE.values()) + ["target 99.4%"]
+    runs = report.load_jsons(report.ASSETS / "speed")
+    for line, name in zip(fig.axes[0].lines, report.SPEED_FIGURE):  # each run at its own seconds
+        history = runs[name]["history"]
+        assert list(line.get_xdata()) == [h["seconds"] for h in history]
+        assert list(line.get_ydata()) == [h["test_acc"] for h in history]
     assert (tmp_path / "speed.png").exists()
 
 
