@@ -183,10 +183,17 @@ def test_seed_study_reports_a_failed_training(tmp_path, monkeypatch):
 def test_benchmark_measures_both_pipelines_in_both_precisions(tmp_path, capsys, monkeypatch):
     loaders, precisions = [], []  # what each measure was fed, and how each step trained
     measure, train_one_epoch = bench.measure, train.train_one_epoch
-    monkeypatch.setattr(bench, "measure", lambda loader, *a, **k: (
-        loaders.append(type(loader).__name__), measure(loader, *a, **k))[1])
-    monkeypatch.setattr(train, "train_one_epoch", lambda *a, **k: (
-        precisions.append("bf16" if k["bf16"] else "fp32"), train_one_epoch(*a, **k))[1])
+
+    def recording_measure(loader, *args, **kwargs):
+        loaders.append(type(loader).__name__)
+        return measure(loader, *args, **kwargs)
+
+    def recording_train_one_epoch(*args, **kwargs):
+        precisions.append("bf16" if kwargs["bf16"] else "fp32")
+        return train_one_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "measure", recording_measure)
+    monkeypatch.setattr(train, "train_one_epoch", recording_train_one_epoch)
     result = bench.main(["--steps", "3", "--warmup", "1", "--workers", "0", "--variants",
                          "--out", str(tmp_path / "b.json")])
     assert loaders[:4] == ["DataLoader", "TensorLoader", "DataLoader", "TensorLoader"]

@@ -173,12 +173,16 @@ def pareto_table(studies):
 
 
 # name of the block in README.md -> (file under assets/, function that makes the text)
-README_BLOCKS = {"seeds": ("seeds.json", seeds_table), "seeds_bf16": ("seeds_bf16.json", seeds_table),
-                 "tiny": ("tiny_seeds.json", seeds_table), "bench": ("bench_cpu.json", bench_table),
-                 "separable64": ("separable64_seeds.json", seeds_table),
-                 "seeds_cuda": ("seeds_cuda.json", seeds_table),
-                 "bench_cuda": ("bench_cuda.json", bench_table),
-                 "bench_cuda_512": ("bench_cuda_512.json", bench_table)}
+README_BLOCKS = {
+    "seeds": ("seeds.json", seeds_table),
+    "seeds_bf16": ("seeds_bf16.json", seeds_table),
+    "tiny": ("tiny_seeds.json", seeds_table),
+    "separable64": ("separable64_seeds.json", seeds_table),
+    "seeds_cuda": ("seeds_cuda.json", seeds_table),
+    "bench": ("bench_cpu.json", bench_table),
+    "bench_cuda": ("bench_cuda.json", bench_table),
+    "bench_cuda_512": ("bench_cuda_512.json", bench_table),
+}
 
 
 def pareto_studies():
