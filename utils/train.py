@@ -323,6 +323,8 @@ def parse_args(argv=None):
                    default="onecycle")
     p.add_argument("--dropout", type=fraction, default=None,
                    help="dropout of the models that have it (default: the model's own)")
+    p.add_argument("--head-dropout", type=fraction, default=None,
+                   help="nn.Dropout on the pooled features, before the classifier (final)")
     p.add_argument("--widths", type=positive_int, nargs=4, default=None, metavar="W",
                    help="the four widths of --model tiny (see ScaledFinalNet)")
     p.add_argument("--width", type=positive_int, default=None,
@@ -359,8 +361,8 @@ def recorded_args(args):
 def model_options(args):
     """--dropout, --widths and --width for the models that take them; a clear error for the
     others."""
-    options = {k: v for k, v in (("dropout", args.dropout), ("widths", args.widths),
-                                 ("width", args.width)) if v is not None}
+    options = {k: v for k, v in (("dropout", args.dropout), ("head_dropout", args.head_dropout),
+                                 ("widths", args.widths), ("width", args.width)) if v is not None}
     accepted = inspect.signature(MODELS[args.model]).parameters
     refused = [k for k in options if k not in accepted]
     if refused:
