@@ -16,8 +16,10 @@ def mnist_on_disk():
 
 @pytest.fixture(autouse=True)
 def no_smoke(monkeypatch):
-    """Tests are about the full behaviour; the ones about smoke mode switch it on."""
+    """Tests are about the full behaviour; the ones about smoke mode switch it on. No test
+    publishes into assets/, even when the maintainer's switch is set in the shell."""
     monkeypatch.delenv("WORKBOOK_SMOKE", raising=False)
+    monkeypatch.delenv("WORKBOOK_PUBLISH", raising=False)
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from utils import report
+from utils import report, repository
 
 NOTEBOOKS = sorted((report.REPO_ROOT / "notebooks").glob("*.ipynb"))
+SETUP_CELL = "".join(json.loads(NOTEBOOKS[0].read_text())["cells"][1]["source"])
 PERCENT = re.compile(r"\d{2}\.\d{1,3}%")
 # Public figures and targets the prose compares with: not results of ours, so in no output.
 EXTERNAL = {"99.52%", "99.54%", "99.6%"}
@@ -45,13 +46,39 @@ def test_notebook_is_committed_executed_in_order_from_a_full_run(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_opens_in_colab_with_a_gpu(path):
+def test_notebook_opens_in_colab_with_a_gpu_from_the_one_address(path):
     nb = load(path)
     first = "".join(nb["cells"][0]["source"])
-    assert f"blob/main/notebooks/{path.name})" in first and "colab-badge.svg" in first
+    assert f"({repository.colab_url(path.name)})" in first and "colab-badge.svg" in first
     assert nb["metadata"]["accelerator"] == "GPU"
     setup = "".join(nb["cells"][1]["source"])
-    assert '"google.colab" in sys.modules' in setup and "sys.path.insert" in setup
+    assert setup == SETUP_CELL, f"{path.name}'s setup cell differs from 00's"
+    assert f'REPOSITORY = "{repository.url()}"' in setup
+
+
+def test_every_address_of_the_workbook_is_the_one_in_utils_repository():
+    named = re.compile(r"(?:github\.com|colab\.research\.google\.com/github)/([\w.-]+/[\w.-]+)")
+    for path in repository.files_naming_it():
+        found = set(named.findall(path.read_text()))
+        assert found <= {repository.GITHUB}, f"{path.name} names {found - {repository.GITHUB}}"
+    readme = report.README.read_text()
+    for path in NOTEBOOKS:
+        assert f"({repository.colab_url(path.name)})" in readme, f"README has no badge for {path.name}"
+
+
+def test_moving_the_workbook_rewrites_every_address_in_one_command(tmp_path):
+    for path in repository.files_naming_it():
+        copy = tmp_path / path.relative_to(report.REPO_ROOT)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(path.read_text())
+    changed = repository.move("someone/fork", root=tmp_path)
+    assert len(changed) == len(NOTEBOOKS) + 2  # the notebooks, the README and GITHUB's line
+    for path in changed:
+        text = path.read_text()
+        assert repository.GITHUB not in text and "someone/fork" in text
+    assert 'GITHUB = "someone/fork"' in (tmp_path / "utils" / "repository.py").read_text()
+    with pytest.raises(ValueError, match="not a GitHub owner/name"):
+        repository.move("https://github.com/x/y", root=tmp_path)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

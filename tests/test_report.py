@@ -25,11 +25,31 @@ def summary(best, last):
                 epochs=15)
 
 
-def test_smoke_mode_never_writes_under_assets(monkeypatch):
+def test_only_a_maintainers_full_run_writes_under_assets(monkeypatch):
+    monkeypatch.delenv("WORKBOOK_PUBLISH", raising=False)
+    assert report.output_path("metrics/x.json") == report.REPO_ROOT / "runs/metrics/x.json"
+    monkeypatch.setenv("WORKBOOK_PUBLISH", "1")
     assert report.output_path("metrics/x.json") == report.ASSETS / "metrics/x.json"
-    monkeypatch.setenv("WORKBOOK_SMOKE", "1")
+    monkeypatch.setenv("WORKBOOK_SMOKE", "1")  # smoke mode wins over the switch
     path = report.output_path("metrics/x.json")
     assert report.ASSETS not in path.parents and "smoke" in path.parts
+
+
+def test_runs_is_ignored_by_git_and_assets_is_not():
+    ignored = (report.REPO_ROOT / ".gitignore").read_text().split()
+    assert "runs/" in ignored and not any(line.startswith("assets") for line in ignored)
+
+
+def test_the_readme_is_refreshed_only_when_publishing(tmp_path, monkeypatch, capsys):
+    readme = tmp_path / "README.md"
+    start, end = report.markers("results")
+    readme.write_text(f"{start}\nold\n{end}\n")
+    monkeypatch.delenv("WORKBOOK_PUBLISH", raising=False)
+    assert not report.write_readme(readme) and "old" in readme.read_text()
+    assert "WORKBOOK_PUBLISH=1" in capsys.readouterr().out
+    monkeypatch.setattr(report, "readme_blocks", lambda: {"results": "new"})
+    monkeypatch.setenv("WORKBOOK_PUBLISH", "1")
+    assert report.write_readme(readme) and "new" in readme.read_text()
 
 
 def test_results_table_and_readme_update(tmp_path):

@@ -1,8 +1,11 @@
-"""Results on disk: every step's metrics under assets/, and the README table made from them.
+"""Results on disk: every step's metrics, and the README tables made from the committed ones.
 
-Files are written atomically (a temp file, then a rename), so an interrupted run never
-leaves half a file. In smoke mode nothing under assets/ is touched: outputs go to
-runs/smoke/ instead, so a CI run cannot overwrite the committed results.
+The workbook's own results live in assets/ (tracked by git). A notebook or study run by a
+learner writes what it produces under runs/ (ignored by git), so re-running a step never
+replaces the committed results; a maintainer sets WORKBOOK_PUBLISH=1 to write into assets/
+and refresh the README, which is how the committed outputs are made. In smoke mode outputs
+go to runs/smoke/, whatever the switch. Files are written atomically (a temp file, then a
+rename), so an interrupted run never leaves half a file.
 """
 import json
 import os
@@ -43,13 +46,21 @@ def save_json(obj, path):
     atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=1) + "\n"))
 
 
+def publishing():
+    """True when WORKBOOK_PUBLISH=1: a maintainer's run, whose outputs replace the committed ones."""
+    return os.environ.get("WORKBOOK_PUBLISH", "") == "1"
+
+
 def output_path(name):
-    """Where a notebook writes `name`: assets/name, or runs/smoke/name in smoke mode."""
-    return (REPO_ROOT / "runs" / "smoke" if smoke_mode() else ASSETS) / name
+    """Where a notebook or study writes `name`: runs/name, assets/name when publishing,
+    runs/smoke/name in smoke mode."""
+    if smoke_mode():
+        return REPO_ROOT / "runs" / "smoke" / name
+    return (ASSETS if publishing() else REPO_ROOT / "runs") / name
 
 
 def save_step(step, title, model_name, params, history, summary, recipe):
-    """Save one notebook's run as assets/metrics/<step>.json and return the path."""
+    """Save one notebook's run as metrics/<step>.json (see `output_path`); return the path."""
     path = output_path(f"metrics/{step}.json")
     save_json(dict(step=step, title=title, model=model_name, params=params, recipe=recipe,
                    smoke=smoke_mode(), summary=summary, history=history), path)
@@ -268,8 +279,13 @@ def readme_blocks():
 
 
 def write_readme(readme=README):
-    """Regenerate every block of README.md from assets/ (notebook 10 calls this)."""
+    """Regenerate every block of README.md from assets/ (notebook 10 calls this when
+    publishing); returns whether it did. A learner's run leaves the README as committed."""
+    if not publishing() or smoke_mode():
+        print("README.md left as committed (WORKBOOK_PUBLISH=1 refreshes it from assets/)")
+        return False
     update_readme(readme_blocks(), readme)
+    return True
 
 
 # Seed 0 of each way of training in assets/speed/, for the README's figure.
@@ -292,7 +308,7 @@ def speed_figure(save=None):
                             save=save)
 
 
-if __name__ == "__main__":
-    write_readme()
+if __name__ == "__main__":  # the maintainer's command: refresh the README from assets/
+    update_readme(readme_blocks())
     speed_figure(save=ASSETS / "speed.png")
     print(f"updated {README} and {ASSETS / 'speed.png'}")

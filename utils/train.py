@@ -7,6 +7,7 @@ The defaults are the final recipe of the workbook (notebook 09).
 """
 import argparse
 import inspect
+import math
 import random
 import sys
 import time
@@ -83,6 +84,9 @@ def make_scheduler(name, optimizer, epochs, steps_per_epoch):
 
 # --- the loops -----------------------------------------------------------------------------
 
+class Diverged(RuntimeError):
+    """The training loss became NaN or infinite: nothing learned from then on is usable."""
+
 def autocast(device, bf16):
     """With `bf16`, the convolutions run in bfloat16 while the weights, the BatchNorm
     statistics and the loss stay in float32. CPUs with AMX (recent Xeons, like the one the
@@ -102,13 +106,19 @@ def make_ema(model, decay=0.99):
 
 def train_one_epoch(model, loader, optimizer, batch_scheduler=None, clip=None,
                     label_smoothing=0.0, progress=True, desc="train", bf16=False, ema=None):
-    """One pass over `loader`; returns (mean loss, accuracy in %) over its samples."""
+    """One pass over `loader`; returns (mean loss, accuracy in %) over its samples.
+
+    Raises `Diverged` as soon as the loss is NaN or infinite. On the CPU every batch is
+    checked; on a GPU every 50th, since reading the loss back every batch would stall it.
+    """
     model.train()
     device = next(model.parameters()).device
+    check_every = 1 if device.type == "cpu" else 50
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
-    for x, y in tqdm(loader, desc=desc, leave=False, disable=not progress, file=sys.stderr):
+    batches = tqdm(loader, desc=desc, leave=False, disable=not progress, file=sys.stderr)
+    for batch, (x, y) in enumerate(batches, start=1):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with autocast(device, bf16):
             logits = model(x)
@@ -126,6 +136,10 @@ def train_one_epoch(model, loader, optimizer, batch_scheduler=None, clip=None,
         total_loss += loss.detach() * len(y)
         correct += (logits.argmax(1) == y).sum()
         seen += len(y)
+        if (batch % check_every == 0 or batch == len(loader)) and not total_loss.isfinite():
+            where = (f"batch {batch}" if check_every == 1
+                     else f"one of batches {batch - check_every + 1} to {batch}")
+            raise Diverged(f"the training loss became {loss.item()} at {where} of {len(loader)}")
     if not seen:
         raise ValueError("the training loader yielded no batches")
     return total_loss.item() / seen, 100.0 * correct.item() / seen
@@ -176,6 +190,7 @@ def fit(model, train_loader, test_loader, epochs, optimizer, scheduler=None, cli
         label_smoothing=0.0, target=None, stop_at_target=False, progress=True, log=print,
         bf16=False, ema=None):
     """Train for `epochs`, evaluating after each; returns the history, one dict per epoch.
+    A loss that becomes NaN or infinite stops the run at once with `Diverged`.
 
     With `ema` (see `make_ema`), the average is updated every step and is what is evaluated.
 
@@ -190,9 +205,14 @@ def fit(model, train_loader, test_loader, epochs, optimizer, scheduler=None, cli
     history, start = [], time.perf_counter()
     for epoch in range(1, epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
-        train_loss, train_acc = train_one_epoch(
-            model, train_loader, optimizer, scheduler if per_batch else None, clip,
-            label_smoothing, progress, desc=f"epoch {epoch}/{epochs}", bf16=bf16, ema=ema)
+        try:
+            train_loss, train_acc = train_one_epoch(
+                model, train_loader, optimizer, scheduler if per_batch else None, clip,
+                label_smoothing, progress, desc=f"epoch {epoch}/{epochs}", bf16=bf16, ema=ema)
+        except Diverged as error:
+            raise Diverged(f"epoch {epoch}: {error}. The weights are no longer usable. The "
+                           f"learning rate (now {optimizer.param_groups[0]['lr']:.3g}) is "
+                           "probably too high: lower it and train again.") from None
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             scheduler.step(train_loss)
         elif scheduler is not None and not per_batch:
@@ -282,15 +302,23 @@ def non_negative_int(text):
     return value
 
 
-def fraction(text):
+def finite(text):
+    """A float that is a number: argparse's float() would take nan and inf."""
     value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
+    return value
+
+
+def fraction(text):
+    value = finite(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), not {value}")
     return value
 
 
 def non_negative(text):
-    value = float(text)
+    value = finite(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
     return value
@@ -337,7 +365,7 @@ def parse_args(argv=None):
     p.add_argument("--shear", type=non_negative, default=0.0, help="shear, +-degrees")
     p.add_argument("--cutout", type=non_negative_int, default=0,
                    help="side of a square cut out, pixels")
-    p.add_argument("--target", type=float, default=99.4, help="test accuracy to report, %%")
+    p.add_argument("--target", type=finite, default=99.4, help="test accuracy to report, %%")
     p.add_argument("--stop-at-target", action="store_true")
     p.add_argument("--bf16", action="store_true",
                    help="bfloat16 autocast and channels_last: faster on CPUs with AMX, slower "
@@ -420,9 +448,12 @@ def main(argv=None):
     # The compiled model shares its weights with `model`; the last partial batch of an epoch
     # is compiled once more for its own shape (dynamic=False keeps both graphs static).
     trained = torch.compile(model, dynamic=False) if args.compile else model
-    history = fit(trained, train_loader, test_loader, args.epochs, optimizer, scheduler, args.clip,
-                  args.label_smoothing, args.target, args.stop_at_target, not args.no_progress,
-                  bf16=args.bf16, ema=ema)
+    try:
+        history = fit(trained, train_loader, test_loader, args.epochs, optimizer, scheduler,
+                      args.clip, args.label_smoothing, args.target, args.stop_at_target,
+                      not args.no_progress, bf16=args.bf16, ema=ema)
+    except Diverged as error:
+        sys.exit(f"error: {error}\nNothing was saved in {out}; try a lower --lr than {args.lr}.")
     summary = summarize(history, args.target)
     metrics = dict(model=args.model, params=params, device=str(device), evaluated_on=held_out,
                    smoke=data.smoke_mode(), args=recorded_args(args), summary=summary, history=history)
