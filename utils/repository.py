@@ -38,7 +38,7 @@ def files_naming_it(root=ROOT):
 def move(new, old=GITHUB, root=ROOT):
     """Rewrite every address of `old` as `new` in the files that name it; returns them."""
     if not OWNER_NAME.match(new):
-        raise ValueError(f"{new!r} is not a GitHub owner/name, like mnist-sub20k/mnist-sub20k")
+        raise ValueError(f"{new!r} is not a GitHub owner/name, like someone/mnist-sub20k")
     changed = []
     for path in files_naming_it(root):
         text = path.read_text()
