@@ -90,11 +90,13 @@ def test_speed_figure_draws_committed_runs(tmp_path):
     assert (tmp_path / "speed.png").exists()
 
 
-def test_validation_table_compares_recipes_on_the_seeds_they_share():
-    def study(command, accs):
-        return dict(command=command, per_seed=[dict(seed=seed, final_test_acc=a)
-                                               for seed, a in accs.items()])
+def study(command, accs):
+    """A seed study's summary with only what the tables read: {seed: final accuracy}."""
+    return dict(command=command, per_seed=[dict(seed=seed, final_test_acc=a)
+                                           for seed, a in accs.items()])
 
+
+def test_validation_table_compares_recipes_on_the_seeds_they_share():
     table = report.validation_table([
         study("python -m utils.train --protocol val", {0: 99.38, 1: 99.60, 2: 99.43, 3: 99.29}),
         study("python -m utils.train --protocol val --lr 0.1", {0: 99.32, 1: 99.52}),
@@ -109,6 +111,19 @@ def test_validation_table_compares_recipes_on_the_seeds_they_share():
         "| `--protocol val` | 99.38% | 99.60% | 99.43% | 99.29% | 99.490% | 99.425% |",
         "| `--protocol val --ema 0.999` | 99.40% | 99.62% |  |  | 99.510% | 99.510% |",
         "| `--protocol val --lr 0.1` | 99.32% | 99.52% |  |  | 99.420% | 99.420% |"]
+
+
+def test_paired_table_compares_seed_by_seed_with_the_standard_error():
+    control = study("python -m utils.train --protocol val", {0: 99.40, 1: 99.60, 2: 99.30})
+    better = study("python -m utils.train --protocol val --x", {0: 99.45, 1: 99.62, 2: 99.38,
+                                                                 7: 90.0})  # 7: no pair
+    lines = report.paired_table(control, [better]).splitlines()
+    assert lines[2] == "| `--protocol val` (control) | 3 | 99.433% | | | | |"
+    # d = +0.05, +0.02, +0.08: mean +0.05, std 0.03, SE 0.03 / sqrt(3) = 0.0173, 2.9 SE
+    assert lines[3] == ("| `--protocol val --x` | 3 | 97.112% | +0.050 | 0.017 | +2.9 "
+                        "| +0.02, +0.08 |")
+    with pytest.raises(ValueError, match="fewer than 2 seeds"):
+        report.paired_table(control, [study("python -m utils.train --y", {0: 99.4, 5: 99.5})])
 
 
 def test_validation_studies_without_a_common_seed_are_refused():

@@ -241,7 +241,7 @@ def validation_table(studies):
              + " | ".join(f"seed {seed}" for seed in seeds)
              + f" | mean of seeds {', '.join(map(str, shared))} | mean of all its seeds |",
              "|---|" + "---:|" * (len(seeds) + 2)]
-    rows = [(s["command"].removeprefix("python -m utils.train").strip(), acc,
+    rows = [(command_options(s), acc,
              statistics.mean(acc[seed] for seed in shared), statistics.mean(acc.values()))
             for s, acc in zip(studies, accs)]
     for options, acc, shared_mean, mean in sorted(rows, key=lambda r: (-len(r[1]), -round(r[3], 3))):
@@ -255,12 +255,44 @@ def validation_folder_table(studies_by_name):
     return validation_table(studies_by_name.values())
 
 
+def paired_table(control, studies):
+    """Each study against `control`, seed by seed: d_s is its final-epoch accuracy minus the
+    control's with seed s (the same split, so most of the seed's luck cancels out). Shown:
+    the mean of d, its standard error std(d) / sqrt(n), and the mean in standard errors."""
+    base = {r["seed"]: r["final_test_acc"] for r in control["per_seed"]}
+    lines = ["| `python -m utils.train` with | seeds | mean | mean difference | standard error "
+             "| difference / SE | lowest, highest difference |", "|---|---:|---:|---:|---:|---:|---:|",
+             f"| `{command_options(control)}` (control) | {len(base)} "
+             f"| {statistics.mean(base.values()):.3f}% | | | | |"]
+    for study in studies:
+        acc = {r["seed"]: r["final_test_acc"] for r in study["per_seed"]}
+        d = [acc[seed] - base[seed] for seed in sorted(acc) if seed in base]
+        if len(d) < 2:
+            raise ValueError(f"{study['command']} shares fewer than 2 seeds with the control")
+        mean, se = statistics.mean(d), statistics.stdev(d) / len(d) ** 0.5
+        ratio = f"{mean / se:+.1f}" if se else "n/a"
+        lines.append(f"| `{command_options(study)}` | {len(d)} | {statistics.mean(acc.values()):.3f}% "
+                     f"| {mean:+.3f} | {se:.3f} | {ratio} | {min(d):+.2f}, {max(d):+.2f} |")
+    return "\n".join(lines)
+
+
+def command_options(study):
+    return study["command"].removeprefix("python -m utils.train").strip()
+
+
+def paired_folder_table(studies_by_name):
+    """`paired_table` of a folder's studies against the one named control.json."""
+    studies = dict(studies_by_name)
+    return paired_table(studies.pop("control"), studies.values())
+
+
 # name of the block in README.md -> (folder under assets/, function of its files by name)
 FOLDER_BLOCKS = {
     "speed": ("speed", speed_table),
     "speed_cuda": ("speed_cuda", speed_table),
     "validation": ("validation_final", validation_folder_table),
     "validation_cuda": ("validation_cuda", validation_folder_table),
+    "validation_v2": ("validation_v2", paired_folder_table),
 }
 
 
