@@ -56,6 +56,32 @@ def test_notebook_opens_in_colab_with_a_gpu_from_the_one_address(path):
     assert f'REPOSITORY = "{repository.url()}"' in setup
 
 
+@pytest.mark.parametrize("index", range(len(NOTEBOOKS)), ids=lambda i: NOTEBOOKS[i].stem)
+def test_notebook_links_to_its_neighbours_at_top_and_bottom(index):
+    nb = load(NOTEBOOKS[index])
+    top, bottom = "".join(nb["cells"][0]["source"]), "".join(nb["cells"][-1]["source"])
+    neighbours = [NOTEBOOKS[i].name for i in (index - 1, index + 1) if 0 <= i < len(NOTEBOOKS)]
+    for name in neighbours + ["00_data.ipynb"]:
+        assert f"]({name})" in top and f"]({name})" in bottom, f"no link to {name}"
+
+
+def test_links_between_notebooks_point_at_notebooks_that_exist():
+    names = {p.name for p in NOTEBOOKS}
+    for path in NOTEBOOKS:
+        prose = "\n".join("".join(c["source"]) for c in load(path)["cells"]
+                          if c["cell_type"] == "markdown")
+        linked = set(re.findall(r"\]\(([\w.-]+\.ipynb)\)", prose))
+        assert linked <= names, f"{path.name} links to {linked - names}"
+
+
+def test_notebook_00_holds_the_reading_guide_and_the_glossary():
+    prose = "\n".join("".join(c["source"]) for c in load(NOTEBOOKS[0])["cells"])
+    assert "## How to read these notebooks" in prose and "## Glossary" in prose
+    for term in ("Jump", "Transition block", "Nesterov momentum", "Weight decay", "Dropout2d",
+                 "One-cycle", "50k/10k validation", "Smoke mode"):
+        assert f"**{term}" in prose or f"**The {term}" in prose, term
+
+
 def test_every_address_of_the_workbook_is_the_one_in_utils_repository():
     named = re.compile(r"(?:github\.com|colab\.research\.google\.com/github)/([\w.-]+/[\w.-]+)")
     for path in repository.files_naming_it():
