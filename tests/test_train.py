@@ -252,6 +252,17 @@ def test_a_loss_that_becomes_nan_stops_the_run_and_names_where(monkeypatch):
         train.fit(model, *tiny_loaders(), 3, optimizer, progress=False, log=lambda line: None)
 
 
+def test_a_loss_checked_every_few_batches_names_the_batches_and_the_tail_is_checked():
+    """As on a GPU, where the loss is read back every 50th batch only."""
+    x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    for batches, message in ((10, "one of batches 1 to 4 of 10"), (3, "one of batches 1 to 3 of 3")):
+        model = build_model("light")
+        optimizer = train.make_optimizer("sgd", model.parameters(), 1e9)
+        with pytest.raises(train.Diverged, match=message):
+            train.train_one_epoch(model, [(x, y)] * batches, optimizer, progress=False,
+                                  check_every=4)
+
+
 def test_cli_stops_a_diverged_run_and_saves_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBOOK_SMOKE", "1")
     with pytest.raises(SystemExit, match=r"(?s)loss became .* at batch \d+ .*Nothing was saved.*"

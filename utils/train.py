@@ -87,6 +87,14 @@ def make_scheduler(name, optimizer, epochs, steps_per_epoch):
 class Diverged(RuntimeError):
     """The training loss became NaN or infinite: nothing learned from then on is usable."""
 
+
+def diverged(loss, first, last, loader):
+    """A `Diverged` that says in which batch (or, checked every few, which batches) it was."""
+    where = f"batch {last}" if first == last else f"one of batches {first} to {last}"
+    of = f" of {len(loader)}" if hasattr(loader, "__len__") else ""  # the benchmark's islice has none
+    return Diverged(f"the training loss became {loss.item()} at {where}{of}")
+
+
 def autocast(device, bf16):
     """With `bf16`, the convolutions run in bfloat16 while the weights, the BatchNorm
     statistics and the loss stay in float32. CPUs with AMX (recent Xeons, like the one the
@@ -105,15 +113,16 @@ def make_ema(model, decay=0.99):
 
 
 def train_one_epoch(model, loader, optimizer, batch_scheduler=None, clip=None,
-                    label_smoothing=0.0, progress=True, desc="train", bf16=False, ema=None):
+                    label_smoothing=0.0, progress=True, desc="train", bf16=False, ema=None,
+                    check_every=None):
     """One pass over `loader`; returns (mean loss, accuracy in %) over its samples.
 
-    Raises `Diverged` as soon as the loss is NaN or infinite. On the CPU every batch is
-    checked; on a GPU every 50th, since reading the loss back every batch would stall it.
+    Raises `Diverged` as soon as the loss is NaN or infinite. By default every batch is
+    checked on the CPU, every 50th on a GPU: reading the loss back every batch would stall it.
     """
     model.train()
     device = next(model.parameters()).device
-    check_every = 1 if device.type == "cpu" else 50
+    check_every = check_every or (1 if device.type == "cpu" else 50)
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
@@ -136,12 +145,12 @@ def train_one_epoch(model, loader, optimizer, batch_scheduler=None, clip=None,
         total_loss += loss.detach() * len(y)
         correct += (logits.argmax(1) == y).sum()
         seen += len(y)
-        if (batch % check_every == 0 or batch == len(loader)) and not total_loss.isfinite():
-            where = (f"batch {batch}" if check_every == 1
-                     else f"one of batches {batch - check_every + 1} to {batch}")
-            raise Diverged(f"the training loss became {loss.item()} at {where} of {len(loader)}")
+        if batch % check_every == 0 and not total_loss.isfinite():
+            raise diverged(loss, batch - check_every + 1, batch, loader)
     if not seen:
         raise ValueError("the training loader yielded no batches")
+    if not total_loss.isfinite():  # in the last batches, on a GPU
+        raise diverged(loss, batch - batch % check_every + 1, batch, loader)
     return total_loss.item() / seen, 100.0 * correct.item() / seen
 
 
@@ -456,7 +465,8 @@ def main(argv=None):
         sys.exit(f"error: {error}\nNothing was saved in {out}; try a lower --lr than {args.lr}.")
     summary = summarize(history, args.target)
     metrics = dict(model=args.model, params=params, device=str(device), evaluated_on=held_out,
-                   smoke=data.smoke_mode(), args=recorded_args(args), summary=summary, history=history)
+                   smoke=data.smoke_mode(), args=recorded_args(args), architecture=str(model),
+                   summary=summary, history=history)
     save_weights(model if ema is None else ema.module, out / "weights.pt", args.model, options)
     save_json(metrics, out / "metrics.json")
     from utils.plot import curves  # matplotlib only once there is something to draw
