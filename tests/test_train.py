@@ -244,6 +244,20 @@ def test_cli_compile_trains_the_compiled_model_and_saves_plain_weights(tmp_path,
     assert loss == pytest.approx(metrics["history"][-1]["test_loss"], rel=1e-4)
 
 
+def test_a_maintainers_run_shows_no_progress_bar(monkeypatch):
+    """Its outputs are committed: a frozen bar would be saved in them."""
+    shown = []
+    real = train.train_one_epoch
+    monkeypatch.setattr(train, "train_one_epoch",
+                        lambda *args, **kwargs: shown.append(args[6]) or real(*args, **kwargs))
+    for publish in ("", "1"):
+        monkeypatch.setenv("WORKBOOK_PUBLISH", publish)
+        model = build_model("light")
+        train.fit(model, *tiny_loaders(), 1, train.make_optimizer("sgd", model.parameters(), 0.01),
+                  log=lambda line: None)
+    assert shown == [True, False]
+
+
 def test_a_loss_that_becomes_nan_stops_the_run_and_names_where(monkeypatch):
     model = build_model("light")
     optimizer = train.make_optimizer("sgd", model.parameters(), 1e9)

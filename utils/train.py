@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from utils import data
 from utils.models import MODELS, build_model, count_parameters
-from utils.report import atomic_write, save_json
+from utils.report import atomic_write, publishing, save_json
 
 
 # --- setup ---------------------------------------------------------------------------------
@@ -205,11 +205,14 @@ def fit(model, train_loader, test_loader, epochs, optimizer, scheduler=None, cli
 
     `seconds` is the wall time since the start, evaluation included. A ReduceLROnPlateau
     schedule watches the training loss: watching the test loss would tune on the test set.
-    In smoke mode (WORKBOOK_SMOKE=1) only one epoch runs.
+    In smoke mode (WORKBOOK_SMOKE=1) only one epoch runs; when publishing, no progress bar.
     """
     if data.smoke_mode() and epochs > 1:
         log(f"WORKBOOK_SMOKE=1: training 1 epoch instead of {epochs}.")
         epochs = 1
+    # A maintainer's run (WORKBOOK_PUBLISH=1) makes the committed outputs: no progress bar,
+    # whose frozen widget would be saved with them. The line per epoch says it all.
+    progress = progress and not publishing()
     per_batch = isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR)
     history, start = [], time.perf_counter()
     for epoch in range(1, epochs + 1):
