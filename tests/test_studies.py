@@ -3,8 +3,10 @@ import json
 import statistics
 
 import pytest
+import torch
 
 from utils import bench, report, seeds, train
+from utils.models import build_model
 
 
 def fake_run(folder, seed, accs):
@@ -161,9 +163,22 @@ def test_a_run_differs_from_a_recipe_only_in_options_that_change_what_it_learns(
     monkeypatch.delenv("WORKBOOK_SMOKE", raising=False)
     assert seeds.differences(tmp_path, []) is None  # nothing saved yet
     args = train.recorded_args(train.parse_args(["--seed", "1", "--data", "/elsewhere"]))
-    (tmp_path / "metrics.json").write_text(json.dumps(dict(args=args, smoke=True)))
+    final = str(build_model("final"))
+    (tmp_path / "metrics.json").write_text(json.dumps(dict(args=args, smoke=True,
+                                                           architecture=final)))
     assert seeds.differences(tmp_path, ["--workers", "0"]) == ["smoke mode"]
     assert seeds.differences(tmp_path, ["--lr", "0.1", "--bf16"]) == ["lr", "bf16", "smoke mode"]
+
+
+def test_a_run_of_the_same_command_with_other_layers_is_another_recipe(tmp_path, monkeypatch):
+    """A model's default can change between two runs of one command: the layers tell."""
+    monkeypatch.delenv("WORKBOOK_SMOKE", raising=False)
+    args = train.recorded_args(train.parse_args(["--seed", "1"]))
+    older = str(build_model("final", head_dropout=0.0))  # FinalNet before its head Dropout
+    for architecture in (older, None):  # other layers, or none recorded
+        (tmp_path / "metrics.json").write_text(json.dumps(dict(args=args, smoke=False,
+                                                               architecture=architecture)))
+        assert seeds.differences(tmp_path, []) == ["the model's layers"]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -180,7 +195,8 @@ def test_a_run_saved_before_an_option_existed_is_reused_at_its_default(tmp_path,
     monkeypatch.delenv("WORKBOOK_SMOKE", raising=False)
     args = train.recorded_args(train.parse_args(["--seed", "1", "--bf16"]))
     del args["compile"]  # as in a metrics.json written before --compile was added
-    (tmp_path / "metrics.json").write_text(json.dumps(dict(args=args, smoke=False)))
+    (tmp_path / "metrics.json").write_text(json.dumps(dict(args=args, smoke=False,
+                                                           architecture=str(build_model("final")))))
     assert seeds.differences(tmp_path, ["--bf16"]) == []  # reused
     assert seeds.differences(tmp_path, ["--bf16", "--compile"]) == ["compile"]
     assert seeds.differences(tmp_path, []) == ["bf16"]
@@ -226,6 +242,7 @@ def test_benchmark_measures_both_pipelines_in_both_precisions(tmp_path, capsys, 
            f"{result['ratio_bf16']:.2f}x" in table
     assert all(f"| {name} | {speed[key]:,} |" in table for key, name in bench.PIPELINES.items())
     assert set(result["variants"]) == {"as committed", "nn.Dropout instead of Dropout2d",
+                                       "no nn.Dropout before the head",
                                        "channels_last memory format", "fused SGD", "batch 512"}
     assert "| as committed | " in table and "| 1.00x |" in table
 
@@ -245,6 +262,16 @@ def test_benchmark_table_reports_the_compiled_pipeline_and_its_warm_up():
     del result["fast_compiled"], result["ratio_compiled"]
     result["pipelines"] = bench.PIPELINES
     assert "compile" not in report.bench_table(result)
+
+
+def test_benchmark_names_the_cpu_and_its_bf16_hardware(tmp_path):
+    amd = tmp_path / "cpuinfo"
+    amd.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9R14 96-Core Processor\n"
+                   "flags\t\t: fpu avx512f avx512_bf16 avx512_vnni\n\nprocessor\t: 1\n")
+    assert bench.cpu_model(amd) == ("AMD EPYC 9R14 96-Core Processor", ["avx512_bf16"])
+    name, flags = bench.cpu_model()
+    assert bench.device_name(torch.device("cpu")).startswith(
+        f"{name} ({', '.join(flags) if flags else 'no bf16 hardware'}), ")
 
 
 def test_plain_dropout_variant_swaps_every_dropout():

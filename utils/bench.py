@@ -38,11 +38,33 @@ COMPILED = {"fast_compiled": "(e) fast path, bf16 + channels_last + torch.compil
 RATIOS = {"ratio": "fast", "ratio_bf16": "fast_bf16", "ratio_compiled": "fast_compiled"}  # to (a)
 
 
+# CPU features that decide whether bf16 pays: AMX computes bf16 matrix products in
+# hardware, AVX-512 bf16 converts and multiplies bf16 pairs; without either it is emulated.
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_model(cpuinfo="/proc/cpuinfo"):
+    """(the CPU's model name, which of BF16_FLAGS it has), from /proc/cpuinfo on Linux."""
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in open(cpuinfo):
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                name = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    except OSError:
+        pass
+    return name, [flag for flag in BF16_FLAGS if flag in flags]
+
+
 def device_name(device):
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, " \
-           f"{torch.get_num_threads()} torch threads"
+    name, flags = cpu_model()
+    return (f"{name} ({', '.join(flags) if flags else 'no bf16 hardware'}), "
+            f"{os.cpu_count()} cores, {torch.get_num_threads()} torch threads")
 
 
 def sync(device):
@@ -103,12 +125,18 @@ def measure(loader, steps, warmup, device, change_model=None, channels_last=Fals
                 warmup_seconds=round(warmup_seconds, 1))
 
 
+def without_head_dropout(model):
+    """The final model as it was before v2: Dropout2d only, no nn.Dropout before the head."""
+    return FinalNet(head_dropout=0.0)
+
+
 def measure_variants(args, device, fast_loader):
     """Training throughput of the fast path (`fast_loader`, at --batch-size) with one thing
     changed at a time."""
     variants = {
         "as committed": {},
         "nn.Dropout instead of Dropout2d": dict(change_model=with_plain_dropout),
+        "no nn.Dropout before the head": dict(change_model=without_head_dropout),
         "channels_last memory format": dict(channels_last=True),
         "fused SGD": dict(fused=True),
     }

@@ -21,7 +21,8 @@ import torch
 
 from utils.data import REPO_ROOT, smoke_mode
 from utils.report import output_path, save_json
-from utils.train import parse_args, positive_int, recorded_args
+from utils.models import build_model
+from utils.train import model_options, parse_args, positive_int, recorded_args
 
 
 # Options that do not change what a run learns: a run saved with others is still reusable.
@@ -29,19 +30,24 @@ NOT_THE_RECIPE = {"out", "overwrite", "no_progress", "data", "workers"}
 
 
 def differences(out, extra):
-    """The options (and smoke mode) in which the finished run in `out` differs from the
-    recipe asked now; None when there is no finished run. An option that the run's metrics
-    lack was added to the command line after it: the run had that option's default."""
+    """The options (and smoke mode, and the model's layers) in which the finished run in
+    `out` differs from the recipe asked now; None when there is no finished run. An option
+    that the run's metrics lack was added to the command line after it: the run had that
+    option's default. The layers are compared too, since a model's defaults can change
+    between runs of the same command (FinalNet gained its head Dropout that way)."""
     path = out / "metrics.json"
     if not path.exists():
         return None
     m = json.loads(path.read_text())
     base = ["--seed", str(m["args"]["seed"]), "--out", str(out)]
-    asked, default = recorded_args(parse_args(base + extra)), recorded_args(parse_args(base))
+    asked_args = parse_args(base + extra)
+    asked, default = recorded_args(asked_args), recorded_args(parse_args(base))
     differ = [k for k, v in asked.items()
               if k not in NOT_THE_RECIPE and m["args"].get(k, default[k]) != v]
     if m["smoke"] != smoke_mode():
         differ.append("smoke mode")
+    if m.get("architecture") != str(build_model(asked_args.model, **model_options(asked_args))):
+        differ.append("the model's layers")
     return differ
 
 
