@@ -130,6 +130,7 @@ def test_readme_tables_match_the_saved_results():
     blocks = report.readme_blocks()
     assert set(blocks) == {"results", "seeds", "seeds_bf16", "tiny", "separable64", "pareto",
                            "bench", "speed", "validation", "seeds_cuda", "bench_cuda",
-                           "bench_cuda_512", "speed_cuda", "validation_cuda", "validation_v2"}
+                           "bench_cuda_512", "speed_cuda", "validation_cuda", "validation_v2",
+                           "seeds_v1"}
     for block, text in blocks.items():
         assert readme_block(block) == text, f"README's {block} block is stale: run python -m utils.report"

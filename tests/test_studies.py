@@ -122,10 +122,18 @@ def test_paired_table_compares_seed_by_seed_with_the_standard_error():
     lines = report.paired_table(control, [better]).splitlines()
     assert lines[2] == "| `--protocol val` (control) | 3 | 99.433% | | | | |"
     # d = +0.05, +0.02, +0.08: mean +0.05, std 0.03, SE 0.03 / sqrt(3) = 0.0173, 2.9 SE
-    assert lines[3] == ("| `--protocol val --x` | 3 | 97.112% | +0.050 | 0.017 | +2.9 "
+    assert lines[3] == ("| `--protocol val --x` | 3 | 99.483% | +0.050 | 0.017 | +2.9 "
                         "| +0.02, +0.08 |")
     with pytest.raises(ValueError, match="fewer than 2 seeds"):
         report.paired_table(control, [study("python -m utils.train --y", {0: 99.4, 5: 99.5})])
+
+
+def test_versions_table_names_both_models_by_the_command_that_builds_them_today():
+    v1 = study("python -m utils.train", {0: 99.53, 1: 99.56})
+    v2 = study("python -m utils.train", {0: 99.50, 1: 99.60, 2: 99.55})
+    lines = report.versions_table(v1, v2).splitlines()
+    assert lines[2].startswith("| `--head-dropout 0` (v1: no head Dropout) | 2 | 99.545% |")
+    assert lines[3].startswith("| `--head-dropout 0.1` | 2 | 99.550% | +0.005 |")  # seeds 0, 1
 
 
 def test_validation_studies_without_a_common_seed_are_refused():

@@ -258,7 +258,8 @@ def validation_folder_table(studies_by_name):
 def paired_table(control, studies):
     """Each study against `control`, seed by seed: d_s is its final-epoch accuracy minus the
     control's with seed s (the same split, so most of the seed's luck cancels out). Shown:
-    the mean of d, its standard error std(d) / sqrt(n), and the mean in standard errors."""
+    each study's mean over the seeds it shares with the control, the mean of d, its standard
+    error std(d) / sqrt(n), and the mean in standard errors."""
     base = {r["seed"]: r["final_test_acc"] for r in control["per_seed"]}
     lines = ["| `python -m utils.train` with | seeds | mean | mean difference | standard error "
              "| difference / SE | lowest, highest difference |", "|---|---:|---:|---:|---:|---:|---:|",
@@ -266,18 +267,29 @@ def paired_table(control, studies):
              f"| {statistics.mean(base.values()):.3f}% | | | | |"]
     for study in studies:
         acc = {r["seed"]: r["final_test_acc"] for r in study["per_seed"]}
-        d = [acc[seed] - base[seed] for seed in sorted(acc) if seed in base]
-        if len(d) < 2:
+        shared = [seed for seed in sorted(acc) if seed in base]
+        if len(shared) < 2:
             raise ValueError(f"{study['command']} shares fewer than 2 seeds with the control")
+        d = [acc[seed] - base[seed] for seed in shared]
         mean, se = statistics.mean(d), statistics.stdev(d) / len(d) ** 0.5
         ratio = f"{mean / se:+.1f}" if se else "n/a"
-        lines.append(f"| `{command_options(study)}` | {len(d)} | {statistics.mean(acc.values()):.3f}% "
+        lines.append(f"| `{command_options(study)}` | {len(d)} "
+                     f"| {statistics.mean(acc[seed] for seed in shared):.3f}% "
                      f"| {mean:+.3f} | {se:.3f} | {ratio} | {min(d):+.2f}, {max(d):+.2f} |")
     return "\n".join(lines)
 
 
 def command_options(study):
     return study["command"].removeprefix("python -m utils.train").strip()
+
+
+def versions_table(before, after):
+    """The final model before v2 (its study, saved as seeds_v1.json) against the committed
+    one, on the test seeds they share. The saved command of the first built the model of
+    its day; with the committed code that model is `--head-dropout 0`."""
+    before = dict(before, command=f"{before['command']} --head-dropout 0")
+    after = dict(after, command=f"{after['command']} --head-dropout 0.1")  # the default, said
+    return paired_table(before, [after]).replace("(control)", "(v1: no head Dropout)")
 
 
 def paired_folder_table(studies_by_name):
@@ -304,6 +316,9 @@ def readme_blocks():
             blocks[block] = make(json.loads((ASSETS / name).read_text()))
     if (ASSETS / "pareto").exists():
         blocks["pareto"] = pareto_table(pareto_studies())
+    if (ASSETS / "seeds_v1.json").exists() and (ASSETS / "seeds.json").exists():
+        blocks["seeds_v1"] = versions_table(*(json.loads((ASSETS / name).read_text())
+                                              for name in ("seeds_v1.json", "seeds.json")))
     for block, (folder, make) in FOLDER_BLOCKS.items():
         if (ASSETS / folder).exists():
             blocks[block] = make(load_jsons(ASSETS / folder))

@@ -5,7 +5,8 @@
 runs `python -m utils.train --seed S --out runs/seeds/seed_S` for each seed without a finished
 run of the same recipe (`--jobs` at a time, the CPU threads shared between them), then
 summarizes the final-epoch and best-epoch test accuracy over the seeds into
-assets/seeds.json and assets/seeds.png (`--name` changes "seeds" in all three).
+runs/seeds.json and runs/seeds.png (`--name` changes "seeds" in all three). With
+WORKBOOK_PUBLISH=1, the maintainers' switch, the summary goes to assets/ instead.
 Any other option is passed on to utils.train, so a recipe can be studied the same way.
 A finished run of another recipe is never replaced unless `--overwrite` is given.
 """
@@ -119,7 +120,7 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--jobs", type=positive_int, default=1, help="trainings at a time")
-    p.add_argument("--name", default="seeds", help="assets/<name>.json and .png")
+    p.add_argument("--name", default="seeds", help="the summary's <name>.json and .png")
     p.add_argument("--runs", type=Path, default=None,
                    help="folder of the seed_<S> runs (default: runs/<name>, in smoke mode "
                         "runs/smoke/<name>)")
