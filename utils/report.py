@@ -227,6 +227,11 @@ def speed_table(runs):
     return "\n".join(lines)
 
 
+def command_options(study):
+    """A study's options to `python -m utils.train`, the label of its row in a table."""
+    return study["command"].removeprefix("python -m utils.train").strip()
+
+
 def validation_table(studies):
     """Changes to the final recipe tried on the 50k/10k validation split: the rows with the
     most seeds first, each group best mean first. The seed draws the split too, so rows
@@ -255,7 +260,7 @@ def validation_folder_table(studies_by_name):
     return validation_table(studies_by_name.values())
 
 
-def paired_table(control, studies):
+def paired_table(control, studies, control_label="control"):
     """Each study against `control`, seed by seed: d_s is its final-epoch accuracy minus the
     control's with seed s (the same split, so most of the seed's luck cancels out). Shown:
     each study's mean over the seeds it shares with the control, the mean of d, its standard
@@ -263,7 +268,7 @@ def paired_table(control, studies):
     base = {r["seed"]: r["final_test_acc"] for r in control["per_seed"]}
     lines = ["| `python -m utils.train` with | seeds | mean | mean difference | standard error "
              "| difference / SE | lowest, highest difference |", "|---|---:|---:|---:|---:|---:|---:|",
-             f"| `{command_options(control)}` (control) | {len(base)} "
+             f"| `{command_options(control)}` ({control_label}) | {len(base)} "
              f"| {statistics.mean(base.values()):.3f}% | | | | |"]
     for study in studies:
         acc = {r["seed"]: r["final_test_acc"] for r in study["per_seed"]}
@@ -279,17 +284,13 @@ def paired_table(control, studies):
     return "\n".join(lines)
 
 
-def command_options(study):
-    return study["command"].removeprefix("python -m utils.train").strip()
-
-
 def versions_table(before, after):
     """The final model before v2 (its study, saved as seeds_v1.json) against the committed
     one, on the test seeds they share. The saved command of the first built the model of
     its day; with the committed code that model is `--head-dropout 0`."""
     before = dict(before, command=f"{before['command']} --head-dropout 0")
     after = dict(after, command=f"{after['command']} --head-dropout 0.1")  # the default, said
-    return paired_table(before, [after]).replace("(control)", "(v1: no head Dropout)")
+    return paired_table(before, [after], control_label="v1: no head Dropout")
 
 
 def paired_folder_table(studies_by_name):
