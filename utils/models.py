@@ -198,7 +198,7 @@ class SeparableNet(nn.Sequential):
     strokes, then max-pooling and four separable blocks of `width` channels at 12x12 and
     below, where the digit's parts are combined, and GAP."""
 
-    def __init__(self, width=22, dropout=0.01):
+    def __init__(self, width=22, dropout=0.01, head_dropout=0.0):
         super().__init__(
             conv_block(1, 8, dropout=dropout),                           # 26, RF 3
             conv_block(8, 12, dropout=dropout),                          # 24, RF 5
@@ -208,6 +208,7 @@ class SeparableNet(nn.Sequential):
             separable_block(width, width, dropout=dropout),              # 6,  RF 18
             separable_block(width, width, padding=1, dropout=dropout),   # 6,  RF 22
             nn.AdaptiveAvgPool2d(1),                                     # 1,  RF 22 + the 6x6 average
+            *([nn.Dropout(head_dropout)] if head_dropout else []),
             nn.Conv2d(width, 10, 1),
             nn.Flatten(),
         )
