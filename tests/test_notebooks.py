@@ -128,9 +128,25 @@ def test_readme_tables_match_the_saved_results():
     steps = report.load_steps()
     assert len(steps) >= 9 and not any(s["smoke"] for s in steps)
     blocks = report.readme_blocks()
-    assert set(blocks) == {"results", "seeds", "seeds_bf16", "tiny", "separable64", "pareto",
-                           "bench", "speed", "validation", "seeds_cuda", "bench_cuda",
-                           "bench_cuda_512", "speed_cuda", "validation_cuda", "validation_v2",
-                           "seeds_v1"}
+    assert set(blocks) == {"headline", "steps", "studies", "performance"}
     for block, text in blocks.items():
         assert readme_block(block) == text, f"README's {block} block is stale: run python -m utils.report"
+
+
+def test_readme_is_a_learners_entry_of_under_15000_characters():
+    text = report.README.read_text()
+    assert len(text) < 15_000
+    first_screen = text[:text.index("## Start here") + 600]
+    assert "```" not in first_screen, "a learner's first screen holds no command"
+    assert repository.colab_url("00_data.ipynb") in first_screen
+    for path in NOTEBOOKS:  # the table of steps links every notebook
+        assert f"](notebooks/{path.name})" in readme_block("steps")
+
+
+def test_readme_headline_is_the_committed_final_run_and_seed_study():
+    final = json.loads((report.ASSETS / "metrics" / "09.json").read_text())
+    seeds = json.loads((report.ASSETS / "seeds.json").read_text())
+    headline = readme_block("headline")
+    assert f"**{final['params']:,} parameters**" in headline
+    assert f"**{final['summary']['last_test_acc']:.2f}%**" in headline
+    assert f"**{seeds['final']['mean']:.2f}% on average**" in headline

@@ -69,3 +69,14 @@ def test_results_table_and_readme_update(tmp_path):
     with pytest.raises(ValueError, match="markers"):
         report.update_readme({"results": table}, readme)
     assert readme.read_text() == "no markers"
+
+
+def test_span_and_notebook_titles_as_the_readme_writes_them(tmp_path):
+    assert report.span([10.8, 9.7, 9.4]) == "9.4 to 10.8 s"
+    assert report.span([35.0]) == "35.0 s"
+    for first_line, title in (("# Step 04: Batch Normalization\n", "Batch Normalization"),
+                              ("# Bonus: 99.4% with fewer than 4,000 parameters", "Bonus: 99.4% with fewer than 4,000 parameters"),
+                              ("# 12 Train it fast\n", "Train it fast")):
+        path = tmp_path / "nb.ipynb"
+        path.write_text(json.dumps({"cells": [{"source": [first_line, "more"]}]}))
+        assert report.notebook_title(path) == title

@@ -309,21 +309,114 @@ FOLDER_BLOCKS = {
 }
 
 
-def readme_blocks():
-    """The generated blocks of README.md, from the files under assets/ that exist."""
-    blocks = {"results": results_table(load_steps())}
-    for block, (name, make) in README_BLOCKS.items():
+def headline():
+    """The README's first lines of results: the final model's committed run and its seeds."""
+    final = json.loads((ASSETS / "metrics" / "09.json").read_text())
+    seeds = json.loads((ASSETS / "seeds.json").read_text())
+    run, study = final["summary"], seeds["final"]
+    return (f"The final model has **{final['params']:,} parameters**. Its committed run "
+            f"(notebook 09) ends its {run['epochs']} epochs at **{run['last_test_acc']:.2f}%** "
+            f"test accuracy (best {run['best_test_acc']:.2f}%, epoch {run['best_test_epoch']}); "
+            f"trained {seeds['seeds']} times from the command line, with seeds 0 to "
+            f"{seeds['seeds'] - 1}, it ends at **{study['mean']:.2f}% on average** (std "
+            f"{study['std']:.2f}, lowest {study['min']:.2f}%).")
+
+
+def notebook_title(path):
+    """'Batch Normalization' from a notebook whose first line is '# Step 04: Batch Normalization'."""
+    first = json.loads(Path(path).read_text())["cells"][0]["source"][0]
+    return re.sub(r"^#\s*(Step\s*)?(\d{2}\s*:?\s*)?", "", first.strip())
+
+
+def steps_table(notebooks=None):
+    """Every notebook, with its step's parameters and accuracy from assets/metrics/, a link
+    and a Colab badge; then how long training takes, from the runs that timed it."""
+    from utils import repository
+    notebooks = notebooks or sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
+    lines = ["| notebook | lesson | parameters | test acc, last epoch (best) | |",
+             "|---|---|---:|---:|---|"]
+    minutes = []
+    for path in notebooks:
+        cells = ["", ""]
+        metrics = ASSETS / "metrics" / f"{path.name[:2]}.json"
+        if metrics.exists():
+            step = json.loads(metrics.read_text())
+            m = step["summary"]
+            cells = [f"{step['params']:,}", f"{m['last_test_acc']:.2f}% ({m['best_test_acc']:.2f}%)"]
+            minutes.append(m["total_seconds"] / 60)
+        badge = (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+                 f"({repository.colab_url(path.name)})")
+        lines.append(" | ".join([f"| [{path.name[:2]}](notebooks/{path.name})",
+                                 notebook_title(path), *cells, f"{badge} |"]))
+    cpu = json.loads((ASSETS / "speed" / "fp32_15epochs.json").read_text())["summary"]
+    gpu = json.loads((ASSETS / "speed_cuda" / "cuda_b128_15epochs.json").read_text())["summary"]
+    lines += ["", f"**How long.** A step trains for 15 epochs. Alone on two cores of an Intel Xeon "
+              f"(the CPU of Performance, below), 15 epochs of the final model took "
+              f"{cpu['total_seconds'] / 60:.1f} minutes in float32 (a speed run of the model before "
+              f"v2); the notebooks' committed runs, made two or three at a time with one thread "
+              f"each, took {min(minutes):.0f} to {max(minutes):.0f} minutes. On an NVIDIA H100 the "
+              f"same 15 epochs took {gpu['total_seconds']:.0f} seconds from the command line. Colab's "
+              f"T4 and laptops were never measured."]
+    return "\n".join(lines)
+
+
+# The seed studies the README sums up: file under assets/ -> how it was trained.
+STUDIES = {
+    "seeds.json": "float32, 2 CPU cores",
+    "seeds_bf16.json": "bf16, 2 CPU cores",
+    "seeds_cuda.json": "H100, batch 512; the model before v2",
+    "tiny_seeds.json": "notebook 11's 3,800-parameter model",
+}
+
+
+def studies_summary():
+    """One line per seed study of STUDIES: final-epoch mean, std, lowest."""
+    lines = ["| study | `python -m utils.train` with | seeds | final-epoch test acc, mean ± std "
+             "| lowest | lowest of any seed's last 3 epochs |", "|---|---|---:|---:|---:|---:|"]
+    for name, how in STUDIES.items():
         if (ASSETS / name).exists():
-            blocks[block] = make(json.loads((ASSETS / name).read_text()))
-    if (ASSETS / "pareto").exists():
-        blocks["pareto"] = pareto_table(pareto_studies())
-    if (ASSETS / "seeds_v1.json").exists() and (ASSETS / "seeds.json").exists():
-        blocks["seeds_v1"] = versions_table(*(json.loads((ASSETS / name).read_text())
-                                              for name in ("seeds_v1.json", "seeds.json")))
-    for block, (folder, make) in FOLDER_BLOCKS.items():
-        if (ASSETS / folder).exists():
-            blocks[block] = make(load_jsons(ASSETS / folder))
-    return blocks
+            study = json.loads((ASSETS / name).read_text())
+            f = study["final"]
+            lines.append(f"| {how} | `{command_options(study) or '(defaults)'}` | {study['seeds']} "
+                         f"| {f['mean']:.3f}% ± {f['std']:.3f} | {f['min']:.2f}% "
+                         f"| {study['last3_min']:.2f}% |")
+    return "\n".join(lines)
+
+
+def span(values, unit=" s"):
+    """'9.4 to 10.8 s', or '35.0 s' for one value."""
+    low, high = min(values), max(values)
+    return f"{low:.1f}{unit}" if low == high else f"{low:.1f} to {high:.1f}{unit}"
+
+
+def performance_summary():
+    """The README's table of speed: throughput from the benchmarks, times from the speed runs."""
+    cpu, gpu, gpu512 = (json.loads((ASSETS / f).read_text())
+                        for f in ("bench_cpu.json", "bench_cuda.json", "bench_cuda_512.json"))
+    speed, speed_cuda = load_jsons(ASSETS / "speed"), load_jsons(ASSETS / "speed_cuda")
+    ema = [r["summary"] for n, r in speed.items() if n.startswith("bf16_compile_ema") and n.endswith("cached")]
+    b512 = [r["summary"] for n, r in speed_cuda.items() if n.startswith("cuda_b512")]
+    reached = [r["target_seconds"] for r in ema if r["target_seconds"]]
+    missed = f"; {len(ema) - len(reached)} of {len(ema)} seeds never did" if len(reached) < len(ema) else ""
+    total = lambda run: f"{run['summary']['total_seconds']:.1f} s"
+    return "\n".join([
+        f"| | CPU: {cpu['device']} | GPU: {gpu['device']} |", "|---|---|---|",
+        f"| training throughput, fast path against the classic pipeline | {cpu['ratio']:.2f}x in "
+        f"float32; {cpu['ratio_compiled']:.2f}x in bf16, compiled | {gpu['ratio']:.2f}x at batch "
+        f"{gpu['batch_size']}; {gpu512['ratio']:.2f}x at batch {gpu512['batch_size']} |",
+        f"| 99.4% test accuracy first reached after (model before v2) | {span(reached)} in bf16, "
+        f"compiled, EMA, 4 epochs{missed} | {span([r['target_seconds'] for r in b512])} at batch 512 |",
+        f"| 15 epochs of the final recipe (model before v2) | {total(speed['fp32_15epochs'])} in "
+        f"float32; {total(speed['bf16_compile_15epochs'])} in bf16, compiled "
+        f"| {total(speed_cuda['cuda_b128_15epochs'])} at batch 128; "
+        f"{span([r['total_seconds'] for r in b512])} at batch 512 |",
+    ])
+
+
+def readme_blocks():
+    """The generated blocks of README.md, from the notebooks and the files under assets/."""
+    return {"headline": headline(), "steps": steps_table(), "studies": studies_summary(),
+            "performance": performance_summary()}
 
 
 def write_readme(readme=README):
