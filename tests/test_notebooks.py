@@ -1,13 +1,15 @@
 """The committed notebooks and README tell the truth: executed in full, in order, without
 errors, and every figure they quote in prose is one their outputs (or saved metrics) show.
 nbval re-runs the notebooks themselves; these tests look at what is committed."""
+import ast
+import inspect
 import json
 import re
 from pathlib import Path
 
 import pytest
 
-from utils import report, repository
+from utils import models, report, repository
 
 NOTEBOOKS = sorted((report.REPO_ROOT / "notebooks").glob("*.ipynb"))
 SETUP_CELL = "".join(json.loads(NOTEBOOKS[0].read_text())["cells"][1]["source"])
@@ -150,3 +152,49 @@ def test_readme_headline_is_the_committed_final_run_and_seed_study():
     assert f"**{final['params']:,} parameters**" in headline
     assert f"**{final['summary']['last_test_acc']:.2f}%**" in headline
     assert f"**{seeds['final']['mean']:.2f}% on average**" in headline
+
+
+def definitions(source):
+    """{name: AST dump} of the top-level classes and functions in `source`, docstrings and
+    comments left out: two definitions that differ only there are the same code."""
+    found = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+            for part in ast.walk(node):
+                body = getattr(part, "body", None)
+                if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                        and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+                    part.body = body[1:] or [ast.Pass()]
+            found[node.name] = ast.dump(node)
+    return found
+
+
+def notebook_definitions(path):
+    code = [c for c in load(path)["cells"] if c["cell_type"] == "code"]
+    found = {}
+    for cell in code:
+        source = "".join(cell["source"])
+        if not source.lstrip().startswith(("%", "!")):
+            found.update(definitions(source))
+    return found
+
+
+LIBRARY = definitions((report.REPO_ROOT / "utils" / "models.py").read_text())
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_model_written_in_a_notebook_is_the_one_in_utils_models(path):
+    """A learner edits the model in its notebook; the command line, the tests and later
+    notebooks use utils/models.py. The committed versions of the two must not drift."""
+    for name, code in notebook_definitions(path).items():
+        if name in LIBRARY:
+            assert code == LIBRARY[name], f"{path.name}'s {name} differs from utils/models.py's"
+
+
+def test_the_drift_check_sees_a_changed_layer_and_ignores_comments():
+    source = inspect.getsource(models.SeparableNet)
+    assert definitions(source)["SeparableNet"] == LIBRARY["SeparableNet"]
+    commented = source.replace("nn.MaxPool2d(2),", "nn.MaxPool2d(2),  # a new comment")
+    assert definitions(commented)["SeparableNet"] == LIBRARY["SeparableNet"]
+    changed = source.replace("nn.MaxPool2d(2)", "nn.MaxPool2d(3)")
+    assert definitions(changed)["SeparableNet"] != LIBRARY["SeparableNet"]

@@ -153,3 +153,22 @@ def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
         plot.save_figure(fig, path)
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["figure.png"]
+
+
+def test_step_panels_draws_one_panel_per_step_and_blanks_the_rest():
+    history = [{"epoch": e, "train_acc": 98 + e / 10, "test_acc": 98.5 + e / 10} for e in (1, 2, 3)]
+    steps = [{"step": f"0{i}", "model": "m", "history": history} for i in range(5)]
+    fig = plot.step_panels(steps, ncols=4)
+    drawn = [ax for ax in fig.axes if ax.lines]
+    assert len(drawn) == 5 and len(fig.axes) == 8
+    assert drawn[0].get_title() == "00 m: 98.80%"
+    plt.close(fig)
+
+
+def test_class_activation_maps_overlays_each_map_on_its_image():
+    images, maps = torch.rand(2, 1, 28, 28), torch.rand(2, 3, 7, 7)
+    titles = [["a", "b", "c", "d"], ["e", "f", "g", "h"]]
+    fig = plot.class_activation_maps(images, maps, titles)
+    assert len(fig.axes) == 8 and [ax.get_title() for ax in fig.axes[:4]] == titles[0]
+    assert len(fig.axes[1].images) == 2  # the digit and its map over it
+    plt.close(fig)

@@ -122,6 +122,51 @@ def curves(histories, target=None, save=None):
     return _finish(fig, save)
 
 
+def step_panels(steps, target=99.4, ncols=4, save=None):
+    """One small panel per step of `steps` (report.load_steps()): its train accuracy dashed,
+    test solid, on the same axes for all, so steps compare at a glance without twenty lines
+    under one legend."""
+    nrows = math.ceil(len(steps) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.9 * ncols, 2.2 * nrows), sharex=True,
+                             sharey=True, squeeze=False)
+    for ax, step in zip(axes.flat, steps):
+        history = step["history"]
+        epochs = [h["epoch"] for h in history]
+        ax.plot(epochs, [h["train_acc"] for h in history], "--", color="C1", label="train")
+        ax.plot(epochs, [h["test_acc"] for h in history], "-", color="C0", label="test")
+        ax.axhline(target, color="black", linestyle=":", linewidth=1)
+        ax.set_title(f"{step['step']} {step['model']}: {history[-1]['test_acc']:.2f}%", fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(steps):]:
+        ax.axis("off")
+    axes[0, 0].set_ylim(97.5, 100)  # the last points, where steps differ
+    axes[0, 0].legend(fontsize=8, loc="lower right")
+    fig.supxlabel("epoch")
+    fig.supylabel(f"accuracy (%); dotted: {target}%")
+    fig.tight_layout()
+    return _finish(fig, save)
+
+
+def class_activation_maps(images, maps, titles, save=None):
+    """Each image, then its class activation maps over it: `maps` is (N, K, h, w), one map
+    per class the row shows, `titles` N lists of K+1 titles (the image's, then each map's)."""
+    n, k = maps.shape[:2]
+    fig, axes = plt.subplots(n, k + 1, figsize=(1.6 * (k + 1), 1.7 * n), squeeze=False)
+    for row in range(n):
+        image = _as_image(images[row])
+        axes[row, 0].imshow(image, cmap="gray")
+        for col in range(k):
+            heat = torch.nn.functional.interpolate(maps[row, col][None, None].float(),
+                                                   size=image.shape, mode="bilinear")[0, 0]
+            axes[row, col + 1].imshow(image, cmap="gray")
+            axes[row, col + 1].imshow(heat.cpu().numpy(), cmap="jet", alpha=0.45)
+        for col, ax in enumerate(axes[row]):
+            ax.set_title(titles[row][col], fontsize=8)
+            ax.axis("off")
+    fig.tight_layout()
+    return _finish(fig, save)
+
+
 def time_to_accuracy(runs, target=99.4, save=None):
     """Test accuracy against wall-clock seconds of training, one line per run ({name:
     history}), a dot at the end of each epoch: how soon each way of training gets there."""
