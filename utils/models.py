@@ -151,7 +151,7 @@ class FinalNet(nn.Sequential):
     with 0.02 against 99.27% with 0.05 (notebook 09). The nn.Dropout(0.1) on the 24 pooled
     features is what course checkers look for (`isinstance(m, nn.Dropout)`, which Dropout2d
     is not); over ten validation seeds it was within the noise of the model without it
-    (README, Final model v2)."""
+    (notebook 13)."""
 
     def __init__(self, dropout=0.02, head_dropout=0.1):
         super().__init__(
@@ -194,7 +194,7 @@ class ScaledFinalNet(nn.Sequential):
 
 class SeparableNet(nn.Sequential):
     """The bonus notebook's model: 3,800 parameters at width 22, 17,030 at width 64 (the
-    README's Chasing 99.6%). Two full 3x3 convs at 28x28, where few channels suffice to find
+    chase for 99.6% in notebook 13). Two full 3x3 convs at 28x28, where few channels suffice to find
     strokes, then max-pooling and four separable blocks of `width` channels at 12x12 and
     below, where the digit's parts are combined, and GAP."""
 
