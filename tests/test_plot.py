@@ -172,3 +172,44 @@ def test_class_activation_maps_overlays_each_map_on_its_image():
     assert len(fig.axes) == 8 and [ax.get_title() for ax in fig.axes[:4]] == titles[0]
     assert len(fig.axes[1].images) == 2  # the digit and its map over it
     plt.close(fig)
+
+
+def test_image_rows_draws_one_row_per_entry_and_blanks_the_spare_cells():
+    rows = {"filters": torch.randn(8, 3, 3), "block 1": torch.rand(6, 1, 26, 26),
+            "block 5": torch.rand(3, 6, 6)}
+    fig = plot.image_rows(rows)
+    assert len(fig.axes) == 24 and n_images(fig) == 17   # 3 rows of 8, 8 + 6 + 3 drawn
+    assert [fig.axes[i].get_ylabel() for i in (0, 8, 16)] == list(rows)
+    assert not fig.axes[15].axison                      # the spare cells of a short row
+    plt.close(fig)
+
+
+def test_activation_stats_draws_a_line_per_layer_and_run_in_two_panels():
+    steps = [0, 10, 20]
+    runs = {"with BN": {"mean": torch.rand(3, 2), "std": torch.rand(3, 2)},
+            "without BN": {"mean": torch.rand(3, 2), "std": torch.rand(3, 2)}}
+    fig = plot.activation_stats(steps, runs, ["block 1", "block 2"])
+    mean, std = fig.axes
+    assert len(mean.lines) == len(std.lines) == 4
+    assert [line.get_linestyle() for line in mean.lines] == ["-", "-", "--", "--"]
+    assert mean.lines[0].get_color() == mean.lines[2].get_color()   # one colour per layer
+    assert list(std.lines[3].get_ydata()) == runs["without BN"]["std"][:, 1].tolist()
+    plt.close(fig)
+
+
+def test_generalization_gap_is_test_minus_train_per_epoch():
+    fig = plot.generalization_gap({"a": history([97.0, 99.0]), "b": history([98.0])})
+    (ax,) = fig.axes
+    assert list(ax.lines[0].get_ydata()) == [0.5, 0.5]   # history() puts train 0.5 below test
+    assert list(ax.lines[1].get_xdata()) == [1]
+    assert list(ax.lines[2].get_ydata()) == [0, 0]       # the zero line
+    plt.close(fig)
+
+
+def test_generalization_gap_leaves_the_first_epoch_off_the_scale():
+    run = history([70.0, 99.0, 99.2])
+    run[0]["train_acc"] = 40.0                            # a gap of 30 points in epoch 1
+    run[2]["train_acc"] = 99.7                            # -0.5 in epoch 3
+    (ax,) = plot.generalization_gap({"a": run}).axes
+    assert ax.get_ylim() == pytest.approx((-0.6, 0.6))    # -0.5 to 0.5, padded by a tenth
+    plt.close(ax.figure)

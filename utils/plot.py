@@ -167,6 +167,76 @@ def class_activation_maps(images, maps, titles, save=None):
     return _finish(fig, save)
 
 
+def image_rows(rows, title=None, save=None):
+    """One row of small grey images per entry of `rows`, {row label: images (K, H, W) or
+    (K, 1, H, W)}, the label on the left: a conv layer's filters, or the feature maps of one
+    digit after each block. Each image is scaled to its own min..max (light: high values);
+    rows of different lengths leave their spare cells blank."""
+    ncols = max(len(images) for images in rows.values())
+    nrows = len(rows)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.1 * ncols + 1.2, 1.15 * nrows),
+                             squeeze=False)
+    for row, (label, images) in enumerate(rows.items()):
+        for col, ax in enumerate(axes[row]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col < len(images):
+                ax.imshow(_as_image(images[col]), cmap="gray", interpolation="nearest")
+            else:
+                ax.axis("off")
+        axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _finish(fig, save)
+
+
+def activation_stats(steps, runs, layers, save=None):
+    """The mean and the standard deviation of each layer's output during training, one
+    panel each: `runs` is {run name: {"mean": (T, L), "std": (T, L)}} measured at `steps`
+    (T) for `layers` (L names). One colour per layer; the first run solid, the second dashed,
+    the third dotted."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    styles = ["-", "--", ":", "-."]
+    for ax, stat in zip(axes, ("mean", "std")):
+        for r, (name, values) in enumerate(runs.items()):
+            values = torch.as_tensor(values[stat])
+            for j, layer in enumerate(layers):
+                ax.plot(steps, values[:, j].tolist(), styles[r % len(styles)], color=f"C{j}",
+                        label=f"{layer}, {name}")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(f"{stat} of the layer's output")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, ncol=len(runs), loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    return _finish(fig, save)
+
+
+def generalization_gap(histories, save=None):
+    """Test accuracy minus train accuracy per epoch, one line per run ({name: history}).
+    Below zero, the run does better on the images it trains on than on new ones. The axis
+    spans the epochs after the first: the first epoch's train accuracy averages over a model
+    that starts from nothing, so its gap is far off the scale of the others."""
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    later = [0.0]
+    for i, (name, history) in enumerate(histories.items()):
+        gaps = [h["test_acc"] - h["train_acc"] for h in history]
+        ax.plot([h["epoch"] for h in history], gaps, ".-", color=f"C{i}", label=name)
+        later += [g for h, g in zip(history, gaps) if h["epoch"] > 1]
+    ax.axhline(0, color="black", linewidth=1)
+    if len(later) > 1:
+        pad = 0.1 * (max(later) - min(later)) or 0.1
+        ax.set_ylim(min(later) - pad, max(later) + pad)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test acc. - train acc. (points)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _finish(fig, save)
+
+
 def time_to_accuracy(runs, target=99.4, save=None):
     """Test accuracy against wall-clock seconds of training, one line per run ({name:
     history}), a dot at the end of each epoch: how soon each way of training gets there."""
