@@ -56,15 +56,17 @@ def course_checks(model):
         gap=any(isinstance(m, nn.AdaptiveAvgPool2d) for m in model.modules()))
 
 
-def test_the_final_model_passes_the_course_checkers_as_written():
-    assert all(course_checks(build_model("final")).values()), course_checks(build_model("final"))
+@pytest.mark.parametrize("name", ["final", "separable"])  # the final model and notebook 11's
+def test_the_model_passes_the_course_checkers_as_written(name):
+    assert all(course_checks(build_model(name)).values()), course_checks(build_model(name))
 
 
-def test_the_checkers_nn_dropout_really_drops():
+@pytest.mark.parametrize("name", ["final", "separable"])  # the final model and notebook 11's
+def test_the_checkers_nn_dropout_really_drops(name):
     """An nn.Dropout that never drops (p = 0, or in eval mode only) would pass the check and
-    teach nothing: the final model's zeroes a tenth of the pooled features in training."""
+    teach nothing: each model's zeroes a tenth of the pooled features in training."""
     torch.manual_seed(0)
-    model = build_model("final")
+    model = build_model(name)
     dropout = next(m for m in model.modules() if type(m) is nn.Dropout)
     assert dropout.p == 0.1
     model.train()
@@ -76,6 +78,7 @@ def test_the_checkers_nn_dropout_really_drops():
 
 def test_dropout2d_alone_fails_the_course_checkers():
     assert not course_checks(build_model("final", head_dropout=0.0))["dropout"]
+    assert not course_checks(build_model("separable", head_dropout=0.0))["dropout"]
     assert not issubclass(nn.Dropout2d, nn.Dropout)
 
 

@@ -198,3 +198,11 @@ def test_the_drift_check_sees_a_changed_layer_and_ignores_comments():
     assert definitions(commented)["SeparableNet"] == LIBRARY["SeparableNet"]
     changed = source.replace("nn.MaxPool2d(2)", "nn.MaxPool2d(3)")
     assert definitions(changed)["SeparableNet"] != LIBRARY["SeparableNet"]
+
+
+def test_every_picture_and_link_of_the_readme_is_in_the_repository():
+    text = report.README.read_text()
+    targets = re.findall(r"\]\(((?:assets|notebooks)/[^)\s]+)\)", text)
+    assert any(t.endswith(".png") for t in targets) and any(t.endswith(".ipynb") for t in targets)
+    missing = [t for t in targets if not (report.REPO_ROOT / t).exists()]
+    assert not missing, f"README.md shows or links {missing}, which the repository lacks"

@@ -98,23 +98,6 @@ def study(command, accs):
                                            for seed, a in accs.items()])
 
 
-def test_validation_table_compares_recipes_on_the_seeds_they_share():
-    table = report.validation_table([
-        study("python -m utils.train --protocol val", {0: 99.38, 1: 99.60, 2: 99.43, 3: 99.29}),
-        study("python -m utils.train --protocol val --lr 0.1", {0: 99.32, 1: 99.52}),
-        study("python -m utils.train --protocol val --ema 0.999", {0: 99.40, 1: 99.62}),
-        study("python -m utils.train --protocol val --lr 0.03", {0: 99.40, 1: 99.60, 2: 99.44,
-                                                                 3: 99.30}),
-    ]).splitlines()
-    assert table[0] == ("| `python -m utils.train` with | seed 0 | seed 1 | seed 2 | seed 3 "
-                        "| mean of seeds 0, 1 | mean of all its seeds |")
-    assert table[2:] == [
-        "| `--protocol val --lr 0.03` | 99.40% | 99.60% | 99.44% | 99.30% | 99.500% | 99.435% |",
-        "| `--protocol val` | 99.38% | 99.60% | 99.43% | 99.29% | 99.490% | 99.425% |",
-        "| `--protocol val --ema 0.999` | 99.40% | 99.62% |  |  | 99.510% | 99.510% |",
-        "| `--protocol val --lr 0.1` | 99.32% | 99.52% |  |  | 99.420% | 99.420% |"]
-
-
 def test_paired_table_compares_seed_by_seed_with_the_standard_error():
     control = study("python -m utils.train --protocol val", {0: 99.40, 1: 99.60, 2: 99.30})
     better = study("python -m utils.train --protocol val --x", {0: 99.45, 1: 99.62, 2: 99.38,
@@ -134,13 +117,6 @@ def test_versions_table_names_both_models_by_the_command_that_builds_them_today(
     lines = report.versions_table(v1, v2).splitlines()
     assert lines[2].startswith("| `--head-dropout 0` (v1: no head Dropout) | 2 | 99.545% |")
     assert lines[3].startswith("| `--head-dropout 0.1` | 2 | 99.550% | +0.005 |")  # seeds 0, 1
-
-
-def test_validation_studies_without_a_common_seed_are_refused():
-    studies = [dict(command="python -m utils.train --protocol val", per_seed=[
-                   dict(seed=s, final_test_acc=99.4) for s in seeds]) for seeds in ([0, 1], [2, 3])]
-    with pytest.raises(ValueError, match="share no seed"):
-        report.validation_table(studies)
 
 
 def test_seed_study_trains_each_seed_from_the_command_line(tmp_path, monkeypatch):

@@ -196,9 +196,11 @@ class SeparableNet(nn.Sequential):
     """The bonus notebook's model: 3,800 parameters at width 22, 17,030 at width 64 (the
     chase for 99.6% in notebook 13). Two full 3x3 convs at 28x28, where few channels suffice to find
     strokes, then max-pooling and four separable blocks of `width` channels at 12x12 and
-    below, where the digit's parts are combined, and GAP."""
+    below, where the digit's parts are combined, and GAP. Like FinalNet it has an
+    nn.Dropout(0.1) on the pooled features for course checkers; over ten paired validation
+    seeds it cost 0.058 points (SE 0.026), within the rule's 2.5 SE (notebook 11)."""
 
-    def __init__(self, width=22, dropout=0.01, head_dropout=0.0):
+    def __init__(self, width=22, dropout=0.01, head_dropout=0.1):
         super().__init__(
             conv_block(1, 8, dropout=dropout),                           # 26, RF 3
             conv_block(8, 12, dropout=dropout),                          # 24, RF 5

@@ -183,19 +183,6 @@ def pareto_table(studies):
     return "\n".join(lines)
 
 
-# name of the block in README.md -> (file under assets/, function that makes the text)
-README_BLOCKS = {
-    "seeds": ("seeds.json", seeds_table),
-    "seeds_bf16": ("seeds_bf16.json", seeds_table),
-    "tiny": ("tiny_seeds.json", seeds_table),
-    "separable64": ("separable64_seeds.json", seeds_table),
-    "seeds_cuda": ("seeds_cuda.json", seeds_table),
-    "bench": ("bench_cpu.json", bench_table),
-    "bench_cuda": ("bench_cuda.json", bench_table),
-    "bench_cuda_512": ("bench_cuda_512.json", bench_table),
-}
-
-
 def pareto_studies():
     """The width families of the bonus notebook: assets/pareto/*.json and three studies."""
     studies = [ASSETS / "tiny_seeds.json", ASSETS / "separable64_seeds.json", ASSETS / "seeds.json"]
@@ -230,34 +217,6 @@ def speed_table(runs):
 def command_options(study):
     """A study's options to `python -m utils.train`, the label of its row in a table."""
     return study["command"].removeprefix("python -m utils.train").strip()
-
-
-def validation_table(studies):
-    """Changes to the final recipe tried on the 50k/10k validation split: the rows with the
-    most seeds first, each group best mean first. The seed draws the split too, so rows
-    compare fairly only on the seeds they share: the column of their shared seeds' mean."""
-    accs = [{r["seed"]: r["final_test_acc"] for r in s["per_seed"]} for s in studies]
-    seeds = sorted(set().union(*accs))
-    shared = sorted(set(seeds).intersection(*accs))
-    if not shared:
-        raise ValueError("these validation studies share no seed, so no column compares them "
-                         "all fairly; run each of them with at least one common seed")
-    lines = ["| `python -m utils.train` with | "
-             + " | ".join(f"seed {seed}" for seed in seeds)
-             + f" | mean of seeds {', '.join(map(str, shared))} | mean of all its seeds |",
-             "|---|" + "---:|" * (len(seeds) + 2)]
-    rows = [(command_options(s), acc,
-             statistics.mean(acc[seed] for seed in shared), statistics.mean(acc.values()))
-            for s, acc in zip(studies, accs)]
-    for options, acc, shared_mean, mean in sorted(rows, key=lambda r: (-len(r[1]), -round(r[3], 3))):
-        each = " | ".join(f"{acc[seed]:.2f}%" if seed in acc else "" for seed in seeds)
-        lines.append(f"| `{options}` | {each} | {shared_mean:.3f}% | {mean:.3f}% |")
-    return "\n".join(lines)
-
-
-def validation_folder_table(studies_by_name):
-    """`validation_table` of a folder's studies, which `load_jsons` gives by file name."""
-    return validation_table(studies_by_name.values())
 
 
 def paired_table(control, studies, control_label="control"):
@@ -297,16 +256,6 @@ def paired_folder_table(studies_by_name):
     """`paired_table` of a folder's studies against the one named control.json."""
     studies = dict(studies_by_name)
     return paired_table(studies.pop("control"), studies.values())
-
-
-# name of the block in README.md -> (folder under assets/, function of its files by name)
-FOLDER_BLOCKS = {
-    "speed": ("speed", speed_table),
-    "speed_cuda": ("speed_cuda", speed_table),
-    "validation": ("validation_final", validation_folder_table),
-    "validation_cuda": ("validation_cuda", validation_folder_table),
-    "validation_v2": ("validation_v2", paired_folder_table),
-}
 
 
 def headline():
@@ -351,10 +300,10 @@ def steps_table(notebooks=None):
     cpu = json.loads((ASSETS / "speed" / "fp32_15epochs.json").read_text())["summary"]
     gpu = json.loads((ASSETS / "speed_cuda" / "cuda_b128_15epochs.json").read_text())["summary"]
     lines += ["", f"**How long.** A step trains for 15 epochs. Alone on two cores of an Intel Xeon "
-              f"(the CPU of Performance, below), 15 epochs of the final model took "
+              f"(the CPU of *How fast?*, below), 15 epochs of the final model took "
               f"{cpu['total_seconds'] / 60:.1f} minutes in float32 (a speed run of the model before "
-              f"v2); the notebooks' committed runs, made two or three at a time with one thread "
-              f"each, took {min(minutes):.0f} to {max(minutes):.0f} minutes. On an NVIDIA H100 the "
+              f"v2); the notebooks' committed runs, made with one thread each while other trainings "
+              f"shared the two cores, took {min(minutes):.0f} to {max(minutes):.0f} minutes. On an NVIDIA H100 the "
               f"same 15 epochs took {gpu['total_seconds']:.0f} seconds from the command line. Colab's "
               f"T4 and laptops were never measured."]
     return "\n".join(lines)
@@ -451,5 +400,4 @@ def speed_figure(save=None):
 
 if __name__ == "__main__":  # the maintainer's command: refresh the README from assets/
     update_readme(readme_blocks())
-    speed_figure(save=ASSETS / "speed.png")
-    print(f"updated {README} and {ASSETS / 'speed.png'}")
+    print(f"updated {README}")
