@@ -14,6 +14,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from utils import repository
 from utils.data import REPO_ROOT, smoke_mode
 
 # The default widths of the models a study can name without --widths (models.ScaledFinalNet)
@@ -70,6 +71,11 @@ def save_step(step, title, model_name, params, history, summary, recipe):
 def load_jsons(folder):
     """Every JSON file of `folder`, {file name without .json: its content}, in name order."""
     return {p.stem: json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))}
+
+
+def load_asset(name):
+    """A committed JSON file under assets/, by its path there ("seeds.json", "speed/x.json")."""
+    return json.loads((ASSETS / name).read_text())
 
 
 def load_steps(folder=None):
@@ -260,8 +266,8 @@ def paired_folder_table(studies_by_name):
 
 def headline():
     """The README's first lines of results: the final model's committed run and its seeds."""
-    final = json.loads((ASSETS / "metrics" / "09.json").read_text())
-    seeds = json.loads((ASSETS / "seeds.json").read_text())
+    final = load_asset("metrics/09.json")
+    seeds = load_asset("seeds.json")
     run, study = final["summary"], seeds["final"]
     return (f"The final model has **{final['params']:,} parameters**. Its committed run "
             f"(notebook 09) ends its {run['epochs']} epochs at **{run['last_test_acc']:.2f}%** "
@@ -280,7 +286,6 @@ def notebook_title(path):
 def steps_table(notebooks=None):
     """Every notebook, with its step's parameters and accuracy from assets/metrics/, a link
     and a Colab badge; then how long training takes, from the runs that timed it."""
-    from utils import repository
     notebooks = notebooks or sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
     lines = ["| notebook | lesson | parameters | test acc, last epoch (best) | |",
              "|---|---|---:|---:|---|"]
@@ -297,8 +302,8 @@ def steps_table(notebooks=None):
                  f"({repository.colab_url(path.name)})")
         lines.append(" | ".join([f"| [{path.name[:2]}](notebooks/{path.name})",
                                  notebook_title(path), *cells, f"{badge} |"]))
-    cpu = json.loads((ASSETS / "speed" / "fp32_15epochs.json").read_text())["summary"]
-    gpu = json.loads((ASSETS / "speed_cuda" / "cuda_b128_15epochs.json").read_text())["summary"]
+    cpu = load_asset("speed/fp32_15epochs.json")["summary"]
+    gpu = load_asset("speed_cuda/cuda_b128_15epochs.json")["summary"]
     lines += ["", f"**How long.** A step trains for 15 epochs. Alone on two cores of an Intel Xeon "
               f"(the CPU of *How fast?*, below), 15 epochs of the final model took "
               f"{cpu['total_seconds'] / 60:.1f} minutes in float32 (a speed run of the model before "
@@ -324,7 +329,7 @@ def studies_summary():
              "| lowest | lowest of any seed's last 3 epochs |", "|---|---|---:|---:|---:|---:|"]
     for name, how in STUDIES.items():
         if (ASSETS / name).exists():
-            study = json.loads((ASSETS / name).read_text())
+            study = load_asset(name)
             f = study["final"]
             lines.append(f"| {how} | `{command_options(study) or '(defaults)'}` | {study['seeds']} "
                          f"| {f['mean']:.3f}% ± {f['std']:.3f} | {f['min']:.2f}% "
@@ -332,16 +337,15 @@ def studies_summary():
     return "\n".join(lines)
 
 
-def span(values, unit=" s"):
+def span(seconds):
     """'9.4 to 10.8 s', or '35.0 s' for one value."""
-    low, high = min(values), max(values)
-    return f"{low:.1f}{unit}" if low == high else f"{low:.1f} to {high:.1f}{unit}"
+    low, high = min(seconds), max(seconds)
+    return f"{low:.1f} s" if low == high else f"{low:.1f} to {high:.1f} s"
 
 
 def performance_summary():
     """The README's table of speed: throughput from the benchmarks, times from the speed runs."""
-    cpu, gpu, gpu512 = (json.loads((ASSETS / f).read_text())
-                        for f in ("bench_cpu.json", "bench_cuda.json", "bench_cuda_512.json"))
+    cpu, gpu, gpu512 = map(load_asset, ("bench_cpu.json", "bench_cuda.json", "bench_cuda_512.json"))
     speed, speed_cuda = load_jsons(ASSETS / "speed"), load_jsons(ASSETS / "speed_cuda")
     ema = [r["summary"] for n, r in speed.items() if n.startswith("bf16_compile_ema") and n.endswith("cached")]
     b512 = [r["summary"] for n, r in speed_cuda.items() if n.startswith("cuda_b512")]
