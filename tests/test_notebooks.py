@@ -60,11 +60,14 @@ def test_notebook_opens_in_colab_with_a_gpu_from_the_one_address(path):
 
 @pytest.mark.parametrize("index", range(len(NOTEBOOKS)), ids=lambda i: NOTEBOOKS[i].stem)
 def test_notebook_links_to_its_neighbours_at_top_and_bottom(index):
+    """One line, the same in every notebook: previous, next, glossary, each once."""
     nb = load(NOTEBOOKS[index])
-    top, bottom = "".join(nb["cells"][0]["source"]), "".join(nb["cells"][-1]["source"])
-    neighbours = [NOTEBOOKS[i].name for i in (index - 1, index + 1) if 0 <= i < len(NOTEBOOKS)]
-    for name in neighbours + ["00_data.ipynb"]:
-        assert f"]({name})" in top and f"]({name})" in bottom, f"no link to {name}"
+    parts = [rf"\[← [^\]]+\]\({re.escape(NOTEBOOKS[index - 1].name)}\)"] if index else []
+    if index + 1 < len(NOTEBOOKS):
+        parts.append(rf"\[[^\]]+ →\]\({re.escape(NOTEBOOKS[index + 1].name)}\)")
+    line = re.compile("^" + " · ".join(parts + [r"\[glossary\]\(00_data\.ipynb\)"]) + "$", re.M)
+    for cell in (nb["cells"][0], nb["cells"][-1]):
+        assert line.search("".join(cell["source"])), f"no navigation line {line.pattern}"
 
 
 def test_links_between_notebooks_point_at_notebooks_that_exist():
