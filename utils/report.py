@@ -190,8 +190,9 @@ def pareto_table(studies):
 
 
 def pareto_studies():
-    """The width families of the bonus notebook: assets/pareto/*.json and three studies."""
-    studies = [ASSETS / "tiny_seeds.json", ASSETS / "separable64_seeds.json", ASSETS / "seeds.json"]
+    """The width families of the bonus notebook: assets/pareto/*.json, notebook 11's study and
+    the final model's."""
+    studies = [ASSETS / "tiny_seeds.json", ASSETS / "seeds.json"]
     return list(load_jsons(ASSETS / "pareto").values()) + [json.loads(p.read_text())
                                                            for p in studies if p.exists()]
 
