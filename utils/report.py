@@ -308,11 +308,10 @@ def steps_table(notebooks=None):
     lines += ["", f"**How long.** A step trains for 15 epochs. Alone on two cores of an Intel Xeon "
               f"(the CPU of *How fast?*, below), 15 epochs of the final model took "
               f"{cpu['total_seconds'] / 60:.1f} minutes in float32 (a speed run); the notebooks' "
-              f"committed runs, made with one thread each while other trainings "
-              f"shared the two cores, took {min(minutes):.0f} to {max(minutes):.0f} minutes. On an NVIDIA H100 the "
-              f"same 15 epochs took {gpu['total_seconds']:.0f} seconds from the command line (the model "
-              f"before v2). Colab's "
-              f"T4 and laptops were never measured."]
+              f"committed runs, made with one thread each while other trainings shared the two "
+              f"cores, took {min(minutes):.0f} to {max(minutes):.0f} minutes. On an NVIDIA H100 the "
+              f"same 15 epochs took {gpu['total_seconds']:.0f} seconds from the command line (the "
+              f"model before v2). Colab's T4 and laptops were never measured."]
     return "\n".join(lines)
 
 
