@@ -192,9 +192,9 @@ def pareto_table(studies):
 def pareto_studies():
     """The width families of the bonus notebook: assets/pareto/*.json, notebook 11's study and
     the final model's."""
-    studies = [ASSETS / "tiny_seeds.json", ASSETS / "seeds.json"]
-    return list(load_jsons(ASSETS / "pareto").values()) + [json.loads(p.read_text())
-                                                           for p in studies if p.exists()]
+    studies = ["tiny_seeds.json", "seeds.json"]
+    return list(load_jsons(ASSETS / "pareto").values()) + [load_asset(name) for name in studies
+                                                           if (ASSETS / name).exists()]
 
 
 def speed_table(runs):
