@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 from nbclient import NotebookClient
 
 from utils import data, repository
@@ -68,3 +69,9 @@ def test_a_notebook_alone_in_an_empty_folder_clones_the_workbook_and_runs(colab,
     assert (clone / ".git").exists() and (clone / "runs" / "smoke" / "metrics" / "09.json").exists()
     assert not any(output.get("output_type") == "error" for cell in nb.cells
                    for output in cell.get("outputs", []))
+    # In Colab without a GPU (this machine has none), the notebook says so loudly, with the
+    # menu path to switch one on; outside Colab it says nothing of the kind.
+    printed = "".join("".join(output.get("text", "")) for cell in nb.cells
+                      for output in cell.get("outputs", []))
+    assert ("no GPU in this Colab runtime" in printed
+            and "Runtime > Change runtime type" in printed) == (colab and not torch.cuda.is_available())

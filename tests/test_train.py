@@ -392,3 +392,23 @@ def test_command_line_fuses_the_optimizer_step_on_a_gpu_only(tmp_path, monkeypat
     monkeypatch.setattr(train, "make_optimizer", recording)
     train.main(["--model", "light_gap", "--device", device, "--out", str(tmp_path), "--no-progress"])
     assert made[0]["fused"] is (True if device == "cuda" else None)
+
+
+@pytest.mark.parametrize("host, variable", [("Colab", "COLAB_RELEASE_TAG"),
+                                            ("Kaggle", "KAGGLE_KERNEL_RUN_TYPE"), (None, None)])
+def test_a_hosted_notebook_without_a_gpu_is_warned_with_the_menu_path(host, variable, monkeypatch,
+                                                                      capsys):
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    if variable:
+        monkeypatch.setenv(variable, "1")
+    assert train.pick_device() == torch.device("cpu")  # and it goes on with the CPU
+    err = capsys.readouterr().err
+    if host:
+        assert f"WARNING: no GPU in this {host} runtime" in err
+        assert {"Colab": "Runtime > Change runtime type", "Kaggle": "Accelerator > GPU"}[host] in err
+    else:
+        assert err == ""
+    train.pick_device("cpu")  # asked for by name: no warning
+    assert capsys.readouterr().err == ""

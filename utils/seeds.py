@@ -9,10 +9,12 @@ runs/seeds.json and runs/seeds.png (`--name` changes "seeds" in all three). With
 WORKBOOK_PUBLISH=1, the maintainers' switch, the summary goes to assets/ instead.
 Any other option is passed on to utils.train, so a recipe can be studied the same way.
 A finished run of another recipe is never replaced unless `--overwrite` is given.
+Ctrl-C stops the study and keeps the seeds it finished: the same command trains the rest.
 """
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -40,6 +42,8 @@ def differences(out, extra):
     if not path.exists():
         return None
     m = json.loads(path.read_text())
+    if m.get("interrupted"):
+        return None  # a partial run: trained again
     base = ["--seed", str(m["args"]["seed"]), "--out", str(out)]
     asked_args = parse_args(base + extra)
     asked, default = recorded_args(asked_args), recorded_args(parse_args(base))
@@ -68,19 +72,35 @@ def train_seeds(seeds, runs, jobs, extra, overwrite=False):
     threads = max(1, torch.get_num_threads() // jobs)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     running = []
-    for seed in todo:
-        out = runs / f"seed_{seed}"
-        out.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "utils.train", "--seed", str(seed), "--out", str(out),
-               "--no-progress", "--overwrite", *extra]
-        print("running:", " ".join(cmd[1:]), flush=True)
-        with open(out / "log.txt", "w") as log:
-            running.append(subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdout=log,
-                                            stderr=subprocess.STDOUT))
-        if len(running) == jobs:
-            check(running.pop(0), running)
-    while running:
-        check(running.pop(0), running)
+    try:
+        for seed in todo:
+            out = runs / f"seed_{seed}"
+            out.mkdir(parents=True, exist_ok=True)
+            cmd = [sys.executable, "-m", "utils.train", "--seed", str(seed), "--out", str(out),
+                   "--no-progress", "--overwrite", *extra]
+            print("running:", " ".join(cmd[1:]), flush=True)
+            # Each run in its own session: a Ctrl-C reaches this process only, which passes
+            # it on to each run once, so that none is stopped while it saves.
+            with open(out / "log.txt", "w") as log:
+                running.append(subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdout=log,
+                                                stderr=subprocess.STDOUT, start_new_session=True))
+            if len(running) == jobs:
+                check(running[0], running[1:])
+                running.pop(0)
+        while running:
+            check(running[0], running[1:])
+            running.pop(0)
+    except KeyboardInterrupt:
+        for process in running:
+            process.send_signal(signal.SIGINT)
+        for process in running:
+            process.wait()
+        kept = [s for s in seeds if differences(runs / f"seed_{s}", extra) == []]
+        print(f"\ninterrupted: the seeds finished ({', '.join(map(str, kept)) or 'none'}) are "
+              f"kept in {runs}; a run stopped partway is marked interrupted and will be trained "
+              "again. The same command trains the seeds that are missing, then writes the "
+              "summary.", file=sys.stderr)
+        sys.exit(130)
 
 
 def check(process, others):

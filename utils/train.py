@@ -7,8 +7,11 @@ The defaults are the final recipe of the workbook (notebook 09).
 """
 import argparse
 import inspect
+import json
 import math
+import os
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -30,10 +33,31 @@ def seed_everything(seed):
     torch.manual_seed(seed)
 
 
+def hosted_notebook():
+    """"Colab" or "Kaggle" when this runs there, else None."""
+    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+        return "Colab"
+    if "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
+        return "Kaggle"
+    return None
+
+
+GPU_MENUS = {"Colab": "Runtime > Change runtime type > T4 GPU (or any GPU), then run the "
+                      "notebook again from the top",
+             "Kaggle": "Settings (right panel) > Accelerator > GPU, then run the notebook again "
+                       "from the top"}
+
+
 def pick_device(name=None):
-    """CUDA when present (or when asked for), else the CPU."""
+    """CUDA when present (or when asked for), else the CPU. In Colab or on Kaggle without a
+    GPU it says so loudly and how to switch one on, then goes on with the CPU."""
     if name is None:
         name = "cuda" if torch.cuda.is_available() else "cpu"
+        host = hosted_notebook()
+        if name == "cpu" and host:
+            print(f"WARNING: no GPU in this {host} runtime, so training runs on the CPU, which "
+                  "is much slower (the time under each notebook's title says how much).\n"
+                  f"To switch one on: {GPU_MENUS[host]}.", file=sys.stderr)
     try:
         device = torch.device(name)
     except RuntimeError:
@@ -126,7 +150,10 @@ def train_one_epoch(model, loader, optimizer, batch_scheduler=None, clip=None,
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
-    batches = tqdm(loader, desc=desc, leave=False, disable=not progress, file=sys.stderr)
+    # disable=None: a bar in a notebook or on a terminal, none when the output goes to a file
+    # or a pipe (a log would get a line per update); fit's line per epoch is printed anyway.
+    batches = tqdm(loader, desc=desc, leave=False, disable=None if progress else True,
+                   file=sys.stderr)
     for batch, (x, y) in enumerate(batches, start=1):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with autocast(device, bf16):
@@ -195,11 +222,30 @@ def misclassified(images, labels, preds, limit=30):
     return images[wrong], labels[wrong], preds[wrong]
 
 
+class History(list):
+    """What `fit` returns: one dict per epoch, as a plain list would hold them, and
+    `interrupted`, the epoch a Ctrl-C stopped (None when the run ended by itself).
+    `checkpoint` is (epoch, a copy of the evaluated weights) after the last completed epoch,
+    which the command line saves when a run is interrupted."""
+    interrupted = None
+    checkpoint = (0, None)
+
+
+def weights_of(module):
+    """A copy of the weights of `module`, unwrapped from the EMA or torch.compile that holds
+    it, as `save_weights` saves them."""
+    module = getattr(module, "module", module)
+    module = getattr(module, "_orig_mod", module)
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
 def fit(model, train_loader, test_loader, epochs, optimizer, scheduler=None, clip=None,
         label_smoothing=0.0, target=None, stop_at_target=False, progress=True, log=print,
         bf16=False, ema=None):
     """Train for `epochs`, evaluating after each; returns the history, one dict per epoch.
-    A loss that becomes NaN or infinite stops the run at once with `Diverged`.
+    A loss that becomes NaN or infinite stops the run at once with `Diverged`. A Ctrl-C
+    (or the notebook's stop button) stops it too, but keeps what is done: the history of the
+    epochs completed is returned, with a line saying so, and the model is left as it is.
 
     With `ema` (see `make_ema`), the average is updated every step and is what is evaluated.
 
@@ -214,29 +260,38 @@ def fit(model, train_loader, test_loader, epochs, optimizer, scheduler=None, cli
     # whose frozen widget would be saved with them. The line per epoch says it all.
     progress = progress and not publishing()
     per_batch = isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR)
-    history, start = [], time.perf_counter()
+    evaluated = model if ema is None else ema
+    history, start = History(), time.perf_counter()
     for epoch in range(1, epochs + 1):
-        lr = optimizer.param_groups[0]["lr"]
-        try:
+        try:  # the whole epoch, its bookkeeping included: a Ctrl-C may land anywhere in it
+            lr = optimizer.param_groups[0]["lr"]
             train_loss, train_acc = train_one_epoch(
                 model, train_loader, optimizer, scheduler if per_batch else None, clip,
                 label_smoothing, progress, desc=f"epoch {epoch}/{epochs}", bf16=bf16, ema=ema)
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(train_loss)
+            elif scheduler is not None and not per_batch:
+                scheduler.step()
+            test_loss, test_acc = evaluate(evaluated, test_loader, bf16)
+            seconds = time.perf_counter() - start
+            history.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
+                                test_loss=test_loss, test_acc=test_acc, lr=lr, seconds=seconds))
+            history.checkpoint = (epoch, weights_of(evaluated))
+            log(f"epoch {epoch:2d}/{epochs}  train loss {train_loss:.4f} acc {train_acc:6.2f}%  "
+                f"test loss {test_loss:.4f} acc {test_acc:6.2f}%  lr {lr:.4f}  {seconds:6.1f}s")
+            if stop_at_target and target is not None and test_acc >= target:
+                log(f"reached {target}% at epoch {epoch}: stopping early.")
+                break
         except Diverged as error:
             raise Diverged(f"epoch {epoch}: {error}. The weights are no longer usable. The "
                            f"learning rate (now {optimizer.param_groups[0]['lr']:.3g}) is "
                            "probably too high: lower it and train again.") from None
-        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            scheduler.step(train_loss)
-        elif scheduler is not None and not per_batch:
-            scheduler.step()
-        test_loss, test_acc = evaluate(model if ema is None else ema, test_loader, bf16)
-        seconds = time.perf_counter() - start
-        history.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
-                            test_loss=test_loss, test_acc=test_acc, lr=lr, seconds=seconds))
-        log(f"epoch {epoch:2d}/{epochs}  train loss {train_loss:.4f} acc {train_acc:6.2f}%  "
-            f"test loss {test_loss:.4f} acc {test_acc:6.2f}%  lr {lr:.4f}  {seconds:6.1f}s")
-        if stop_at_target and target is not None and test_acc >= target:
-            log(f"reached {target}% at epoch {epoch}: stopping early.")
+        except KeyboardInterrupt:
+            if history and history.checkpoint[0] < len(history):  # stopped in between the two
+                history.checkpoint = (len(history), weights_of(evaluated))
+            history.interrupted = len(history) + 1
+            log(f"interrupted in epoch {history.interrupted}: returning the history of the "
+                f"{len(history)} epochs completed; the model keeps the weights it had when stopped.")
             break
     return history
 
@@ -296,6 +351,42 @@ def load_weights(model, path):
             f"models.build_model({name!r}{arguments}) instead.\n{error}"
         ) from None
     return model
+
+
+def train_switch():
+    """The default of a notebook's TRAIN switch: True (train), unless WORKBOOK_TRAIN=0 is set
+    in the environment, as the tests do, or a reader who wants a quick look."""
+    return os.environ.get("WORKBOOK_TRAIN", "1") != "0"
+
+
+def committed_weights(step):
+    """Where notebook `step`'s committed weights live: next to its metrics in assets/, but for
+    the final model's, which the README and notebook 10 know as final_weights.pt."""
+    return data.REPO_ROOT / "assets" / ("final_weights.pt" if step == "09" else f"metrics/{step}.pt")
+
+
+def load_committed_run(step, model):
+    """The notebook's TRAIN = False: load the committed weights of step `step`'s run into
+    `model` and return that run's history, one dict per epoch as `fit` returns it. When they
+    do not fit the model in the cell (it was edited), say so and return None, so that the
+    notebook trains the model instead of failing."""
+    path = committed_weights(step)
+    if not path.exists():
+        print(f"TRAIN = False, but step {step} has no committed weights ({path}): "
+              "training it instead.")
+        return None
+    try:
+        load_weights(model, path)
+    except CheckpointError:
+        print(f"TRAIN = False, but the committed weights of step {step} do not fit the model "
+              "in the cell, which was changed: training it instead.")
+        return None
+    history = json.loads((data.REPO_ROOT / "assets" / "metrics" / f"{step}.json").read_text())["history"]
+    last = history[-1]
+    print(f"TRAIN = False: loaded the committed weights of step {step}'s run ({len(history)} "
+          f"epochs, last test accuracy {last['test_acc']:.2f}%) and its history, instead of "
+          "training. Set TRAIN = True to train it yourself.")
+    return history
 
 
 # --- the command line ----------------------------------------------------------------------
@@ -466,16 +557,24 @@ def main(argv=None):
                       not args.no_progress, bf16=args.bf16, ema=ema)
     except Diverged as error:
         sys.exit(f"error: {error}\nNothing was saved in {out}; try a lower --lr than {args.lr}.")
-    summary = summarize(history, args.target)
-    metrics = dict(model=args.model, params=params, device=str(device), evaluated_on=held_out,
-                   smoke=data.smoke_mode(), args=recorded_args(args), architecture=str(model),
-                   summary=summary, history=history)
-    save_weights(model if ema is None else ema.module, out / "weights.pt", args.model, options)
-    save_json(metrics, out / "metrics.json")
-    from utils.plot import curves  # matplotlib only once there is something to draw
-    curves(history, target=args.target, save=out / "curves.png")
-
-    s = summary
+    if history.interrupted and not history:
+        print(f"\ninterrupted in epoch 1, before any epoch was completed: nothing was saved "
+              f"in {out}.", file=sys.stderr)
+        sys.exit(130)
+    # A second Ctrl-C must not cut the saving short and leave half-written files behind.
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        metrics = save_run(args, out, model, ema, params, device, history)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    s = metrics["summary"]
+    if history.interrupted:
+        print(f"\ninterrupted in epoch {history.interrupted}: wrote the {len(history)} epochs "
+              f"completed (of {args.epochs}) to {out}/metrics.json (marked interrupted), "
+              f"weights.pt (those of epoch {len(history)}) and curves.png. Train again "
+              "with --overwrite to replace them.", file=sys.stderr)
+        sys.exit(130)
+    held_out = metrics["evaluated_on"]
     reached = (f"first reached {s['target']}% at epoch {s['target_epoch']} after "
                f"{s['target_seconds']:.1f}s" if s["target_epoch"] else
                f"never reached {s['target']}%")
@@ -485,5 +584,30 @@ def main(argv=None):
     return metrics
 
 
+def save_run(args, out, model, ema, params, device, history):
+    """metrics.json, weights.pt and curves.png of a run. An interrupted run keeps the weights
+    of its last completed epoch, and its metrics say it was interrupted, and when."""
+    saved = model if ema is None else ema.module
+    if history.interrupted:
+        saved.load_state_dict(history.checkpoint[1])
+    summary = summarize(history, args.target)
+    metrics = dict(model=args.model, params=params, device=str(device),
+                   evaluated_on="validation" if args.protocol == "val" else "test",
+                   smoke=data.smoke_mode(), args=recorded_args(args), architecture=str(model),
+                   summary=summary, history=history)
+    if history.interrupted:
+        metrics["interrupted"] = dict(in_epoch=history.interrupted,
+                                      epochs_completed=len(history), epochs_asked=args.epochs)
+    save_weights(saved, out / "weights.pt", args.model, model_options(args))
+    save_json(metrics, out / "metrics.json")
+    from utils.plot import curves  # matplotlib only once there is something to draw
+    curves(history, target=args.target, save=out / "curves.png")
+    return metrics
+
+
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # while the data was loading, before training began
+        print("\ninterrupted before training began: nothing was saved.", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,64 @@
+"""Every training step's committed weights: what a notebook loads with TRAIN = False. They
+reproduce the step's committed final accuracy, and an edited model is trained instead."""
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from utils import data, train
+from utils.models import build_model
+from utils.report import ASSETS
+
+# The training steps of the path: notebook -> its model in utils.models.
+STEPS = {"01": "baseline", "02": "skeleton", "03": "light", "04": "light_bn",
+         "05": "light_bn_dropout", "06": "light_gap", "07": "final", "08": "final", "09": "final"}
+COMMITTED = [step for step in STEPS if train.committed_weights(step).exists()]
+
+
+def committed_history(step):
+    return json.loads((ASSETS / "metrics" / f"{step}.json").read_text())["history"]
+
+
+@pytest.mark.parametrize("step", COMMITTED)
+def test_committed_weights_reproduce_the_steps_final_accuracy(step):
+    """Equal on the kind of CPU that made them; another CPU's float rounding may flip a
+    borderline image or two of the 10,000 (0.01 point each), which is allowed and no more."""
+    model = train.load_weights(build_model(STEPS[step]), train.committed_weights(step))
+    _, test_loader = data.fast_loaders()
+    _, accuracy = train.evaluate(model, test_loader)
+    assert accuracy == pytest.approx(committed_history(step)[-1]["test_acc"], abs=0.021)
+
+
+def test_the_final_model_and_at_least_the_first_steps_have_committed_weights():
+    assert "09" in COMMITTED and "01" in COMMITTED
+
+
+def test_train_false_loads_the_weights_and_the_history(capsys):
+    model = build_model("final")
+    history = train.load_committed_run("09", model)
+    assert history == committed_history("09")
+    saved = torch.load(train.committed_weights("09"), weights_only=True)["state_dict"]
+    assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
+    assert "TRAIN = False: loaded the committed weights of step 09" in capsys.readouterr().out
+
+
+def test_an_edited_model_is_trained_instead_of_failing(capsys):
+    edited = build_model("final")
+    edited[-2] = nn.Conv2d(24, 10, 1, bias=False)  # the learner changed the classifier
+    assert train.load_committed_run("09", edited) is None
+    assert "do not fit the model in the cell" in capsys.readouterr().out
+
+
+def test_a_step_without_committed_weights_is_trained(capsys):
+    assert train.load_committed_run("99", build_model("final")) is None
+    assert "has no committed weights" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value, expected", [(None, True), ("1", True), ("0", False)])
+def test_the_train_switch_defaults_to_training_unless_workbook_train_is_0(value, expected,
+                                                                         monkeypatch):
+    monkeypatch.delenv("WORKBOOK_TRAIN", raising=False)
+    if value is not None:
+        monkeypatch.setenv("WORKBOOK_TRAIN", value)
+    assert train.train_switch() is expected

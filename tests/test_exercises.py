@@ -1,0 +1,109 @@
+"""The one helper behind every self-check: right, wrong, text, None, a fair rounding, a
+tensor, an edited model; and it never raises."""
+import pytest
+import torch
+from torch import nn
+
+from utils.exercises import as_number, check, check_brief
+from utils.models import build_model
+
+
+@pytest.mark.parametrize("written, value", [
+    (42, 42), (0.9, 0.9), ("42", 42), (" 1,234 ", 1234), ("99.4%", 99.4),
+    ("15 * 60_000", 900_000), ("0.05 / 10", 0.005), ("-2 ** 3", -8), ("(3 - 1) * 4", 8)])
+def test_numbers_may_be_written_as_text_or_arithmetic(written, value):
+    assert as_number(written) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("written", ["__import__('os')", "x + 1", "1e3.5", "[1]", True, [1]])
+def test_anything_but_arithmetic_is_refused_not_evaluated(written):
+    with pytest.raises(ValueError):
+        as_number(written)
+
+
+def test_a_right_answer_says_so(capsys):
+    assert check(128, 128) is True
+    assert capsys.readouterr().out.startswith("✅ right")
+
+
+def test_a_wrong_answer_says_not_yet_with_the_hint(capsys):
+    assert check(127, 128, hint="count the bias too") is False
+    printed = capsys.readouterr().out
+    assert printed.startswith("❌ not yet: you answered 127") and "hint: count the bias too" in printed
+
+
+def test_text_and_arithmetic_answers_are_numbers(capsys):
+    assert check("0.05 / 10", 0.005) and check("1,152", 1152)
+    assert not check("twelve", 12)
+    assert "is not a number" in capsys.readouterr().out
+
+
+def test_none_is_not_yet_answered(capsys):
+    assert check(None, 3, hint="h") is False and check(..., 3) is False
+    assert "not answered yet" in capsys.readouterr().out
+
+
+def test_a_fair_rounding_is_right_and_a_wrong_one_is_not():
+    assert check(0.02, 0.0213, tolerance=0.005)
+    assert check("99.46", 99.4612, tolerance=0.01)
+    assert not check(0.03, 0.0213, tolerance=0.005)
+    assert not check(0.02, 0.0213)  # no tolerance given: exact
+
+
+def test_words_ignore_case_and_spaces():
+    assert check(" B ", "b") and not check("c", "b")
+
+
+def test_tensors_are_compared_like_cmp(capsys):
+    reference = torch.linspace(-1, 1, 12).reshape(3, 4)
+    assert check(reference + 1e-7, reference)
+    assert not check(reference + 0.1, reference)
+    assert "largest difference from the reference is 0.1" in capsys.readouterr().out
+    assert not check(reference.T, reference)
+    assert "shape (4, 3), expected (3, 4)" in capsys.readouterr().out
+    assert not check(3.0, reference)
+
+
+def test_a_check_never_raises(capsys):
+    class Weird:
+        def __str__(self):
+            raise RuntimeError("boom")
+    assert check(Weird(), "b") is False
+    assert check(float("nan"), 1.0) is False
+    assert check({"a": 1}, 3) is False
+    assert "could not be checked" in capsys.readouterr().out
+
+
+def test_the_final_model_meets_the_brief(capsys):
+    assert check_brief(build_model("final")) is True
+    printed = capsys.readouterr().out
+    assert printed.count("✅") == 5 and "17,154 parameters" in printed
+    assert "Dropout: Dropout, Dropout2d" in printed and "AdaptiveAvgPool2d" in printed
+
+
+def test_an_edited_model_is_checked_as_it_is(capsys):
+    """What the learner built, not the workbook's model: too wide, no BN, no Dropout, a dense
+    head instead of GAP, the wrong number of classes. Each requirement fails on its own line."""
+    edited = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                           nn.Linear(32 * 13 * 13, 4))
+    assert check_brief(edited) is False
+    printed = capsys.readouterr().out
+    assert printed.count("❌") == 5
+    assert "21,956 parameters: 1,957 too many for fewer than 20,000" in printed
+    assert "gives (2, 4), not (2, 10)" in printed
+    assert "no global average pooling" in printed
+
+
+def test_a_model_that_breaks_on_a_digit_is_reported_not_raised(capsys):
+    broken = nn.Sequential(nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8), nn.Dropout(0.1), nn.Flatten(),
+                           nn.Linear(10, 10))
+    assert check_brief(broken) is False
+    assert "an error (RuntimeError" in capsys.readouterr().out
+    assert broken.training  # its mode is given back
+
+
+def test_max_pooling_to_one_position_is_not_average_pooling(capsys):
+    model = build_model("light_gap")
+    model[6] = nn.AdaptiveMaxPool2d(1)
+    assert check_brief(model) is False
+    assert "no global average pooling" in capsys.readouterr().out

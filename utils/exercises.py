@@ -1,0 +1,163 @@
+"""The self-checks of the exercises: one helper for every notebook.
+
+    check(answer, expected, hint)       a number, a word or a tensor against the expected one
+    check_brief(model)                  the brief's requirements, one line each
+
+Each prints ✅ (right) or ❌ (not yet) with the hint, returns True or False, and never
+raises: a check must not stop a notebook, whatever the learner typed. The notebook computes
+`expected` from the learner's own objects (their model, history, tensors), so a check stays
+right after the learner edits the model above it.
+"""
+import ast
+import operator
+import re
+
+import torch
+from torch import nn
+
+RIGHT, NOT_YET = "✅", "❌"
+
+_OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+              ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow,
+              ast.USub: operator.neg, ast.UAdd: operator.pos}
+
+
+def as_number(answer):
+    """A number from what a learner may write: 42, 0.9, "1,234", "99.4%", "15 * 60_000" or
+    "0.05 / 10" (arithmetic only: nothing else is evaluated). ValueError if it is none."""
+    if isinstance(answer, bool):
+        raise ValueError("True or False is not a number")
+    if isinstance(answer, (int, float)):
+        return answer
+    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
+        return answer.item()
+    if not isinstance(answer, str):
+        raise ValueError(f"{type(answer).__name__} is not a number")
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", answer.strip().rstrip("%").strip())
+
+    def value(node):
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return node.value
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+            return _OPERATORS[type(node.op)](value(node.left), value(node.right))
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _OPERATORS:
+            return _OPERATORS[type(node.op)](value(node.operand))
+        raise ValueError(f"{answer!r} is not a number or arithmetic on numbers")
+
+    try:
+        return value(ast.parse(text, mode="eval").body)
+    except SyntaxError:
+        raise ValueError(f"{answer!r} is not a number or arithmetic on numbers") from None
+
+
+def _say(ok, message, hint):
+    print(f"{RIGHT if ok else NOT_YET} {message}")
+    if not ok and hint:
+        print(f"   hint: {hint}")
+    return ok
+
+
+def check(answer, expected, hint="", tolerance=0.0):
+    """Compare the learner's `answer` with `expected` and say so.
+
+    - numbers (or text that is one): right within `tolerance`; give the tolerance a fair
+      rounding allows, e.g. 0.01 for a percentage asked to two decimals;
+    - tensors: same shape and `torch.allclose` (tolerance as its atol, 1e-5 by default),
+      with the largest difference printed, as Karpathy's `cmp` does;
+    - words (a multiple-choice letter, a name): the same, ignoring case and spaces.
+    """
+    try:
+        if answer is None or answer is ...:
+            return _say(False, "not answered yet: replace the None (or ...) with your answer.",
+                        hint)
+        if isinstance(expected, torch.Tensor) and expected.numel() > 1:
+            return _check_tensor(answer, expected, hint, tolerance or 1e-5)
+        if isinstance(expected, str):
+            given = str(answer).strip().lower()
+            return _say(given == expected.strip().lower(),
+                        f"{'right' if given == expected.strip().lower() else 'not yet'}: "
+                        f"you answered {answer!r}.", hint)
+        try:
+            number = as_number(answer)
+        except ValueError as error:
+            return _say(False, f"not yet: {error}.", hint)
+        ok = abs(number - as_number(expected)) <= tolerance
+        return _say(ok, f"{'right' if ok else 'not yet'}: you answered {number:,}.", hint)
+    except Exception as error:  # a check never stops the notebook
+        return _say(False, f"this answer could not be checked ({type(error).__name__}: {error}).",
+                    hint)
+
+
+def _check_tensor(answer, expected, hint, atol):
+    if not isinstance(answer, torch.Tensor):
+        return _say(False, f"not yet: expected a tensor of shape {tuple(expected.shape)}, "
+                           f"got a {type(answer).__name__}.", hint)
+    if answer.shape != expected.shape:
+        return _say(False, f"not yet: shape {tuple(answer.shape)}, expected "
+                           f"{tuple(expected.shape)}.", hint)
+    answer, expected = answer.detach().float().cpu(), expected.detach().float().cpu()
+    diff = (answer - expected).abs().max().item()
+    ok = torch.allclose(answer, expected, atol=atol, rtol=1e-4)
+    return _say(ok, f"{'right' if ok else 'not yet'}: the largest difference from the "
+                    f"reference is {diff:.2g}.", hint)
+
+
+# --- the brief -----------------------------------------------------------------------------
+
+def _global_pools(model, x):
+    """The pooling layers that turn a map of more than one position into a single one."""
+    found = []
+
+    def hook(module, inputs, output):
+        if inputs[0].dim() == 4 and inputs[0].shape[-2:].numel() > 1 and output.shape[-2:].numel() == 1:
+            found.append(type(module).__name__)
+
+    pools = (nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.AdaptiveMaxPool2d, nn.MaxPool2d)
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, pools)]
+    try:
+        output = model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return found, output
+
+
+def check_brief(model, budget=20_000):
+    """The brief, checked on `model`: fewer than `budget` parameters, Batch Normalization, a
+    Dropout of either kind, global average pooling, and 10 outputs for one 1x28x28 image.
+    One line per requirement; True when all are met. The model is left in the mode it had."""
+    try:
+        params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        norms = [type(m).__name__ for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        drops = sorted({type(m).__name__ for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)})
+        was_training = model.training
+        model.eval()
+        try:
+            device = next(model.parameters()).device
+            with torch.no_grad():
+                pools, output = _global_pools(model, torch.zeros(2, 1, 28, 28, device=device))
+            shape = tuple(output.shape)
+        except Exception as error:
+            pools, shape = [], f"an error ({type(error).__name__}: {error})"
+        finally:
+            model.train(was_training)
+        averages = [p for p in pools if "Avg" in p]
+        results = [
+            (params < budget, f"{params:,} parameters, under {budget:,}"
+             if params < budget else f"{params:,} parameters: {params - budget + 1:,} too many "
+             f"for fewer than {budget:,}"),
+            (bool(norms), f"Batch Normalization: {len(norms)} layer(s)" if norms else
+             "no Batch Normalization layer (nn.BatchNorm2d)"),
+            (bool(drops), f"Dropout: {', '.join(drops)}" if drops else
+             "no Dropout layer (nn.Dropout or nn.Dropout2d)"),
+            (bool(averages), f"global average pooling: {averages[0]} averages the whole map"
+             if averages else "no global average pooling (an average over every position, "
+             "e.g. nn.AdaptiveAvgPool2d(1))"),
+            (shape == (2, 10), "10 outputs per 1x28x28 image" if shape == (2, 10) else
+             f"a batch of two 1x28x28 images gives {shape}, not (2, 10)"),
+        ]
+        for ok, line in results:
+            _say(ok, line, "")
+        return all(ok for ok, _ in results)
+    except Exception as error:  # a check never stops the notebook
+        return _say(False, f"the model could not be checked ({type(error).__name__}: {error}).", "")
