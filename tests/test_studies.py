@@ -271,3 +271,34 @@ def test_benchmark_refuses_more_steps_than_an_epoch_holds():
     with pytest.raises(SystemExit) as exit_:
         bench.main(["--steps", "300"])
     assert exit_.value.code == 2
+
+
+def step_study(accs, params):
+    return dict(command="python -m utils.train", seeds=len(accs),
+                final=dict(mean=statistics.mean(accs), std=statistics.stdev(accs), min=min(accs),
+                           max=max(accs)),
+                per_seed=[dict(seed=s, final_test_acc=a, params=params) for s, a in enumerate(accs)])
+
+
+def test_step_gains_pair_each_step_with_the_one_before(tmp_path):
+    studies = {"01": step_study([99.0, 99.1, 99.2], 1000),
+               "02": step_study([99.1, 99.1, 99.5], 500),   # d = +0.1, 0, +0.3
+               "03": step_study([99.0, 99.2, 99.4], 400)}   # d = -0.1, +0.1, -0.1
+    lines = report.step_gains_table(studies).splitlines()
+    assert lines[2] == "| 01 | 1,000 | 99.100% ± 0.100 | 99.00% |  |  |  |  |"
+    # mean +0.133, std 0.153, SE 0.088: +1.5 SE, 2 of 3 seeds improved (a tie is no gain)
+    assert lines[3] == "| 02 | 500 | 99.233% ± 0.231 | 99.10% | +0.133 | 0.088 | +1.5 | 2 of 3 |"
+    assert lines[4].endswith("| -0.033 | 0.067 | -0.5 | 1 of 3 |")  # against 02, not 01
+    from utils.plot import step_gains_figure
+
+    fig = step_gains_figure(studies, save=tmp_path / "gains.png")
+    ax_acc, ax_gain = fig.axes
+    assert [t.get_text() for t in ax_acc.get_xticklabels()] == ["01", "02", "03"]
+    assert ax_acc.get_ylim()[0] < 99.0 and ax_acc.get_ylim()[1] > 99.5  # every seed in view
+    assert ax_acc.get_ylim()[1] - ax_acc.get_ylim()[0] < 1  # zoomed to the differences
+    assert ax_acc.get_ylabel() and ax_gain.get_ylabel() and ax_acc.get_title() and ax_gain.get_title()
+    from matplotlib.collections import PathCollection  # the dots, not the error bars
+    gain_points = sorted(y for c in ax_gain.collections if isinstance(c, PathCollection)
+                         for _, y in c.get_offsets())
+    assert gain_points == pytest.approx(sorted([0.1, 0.0, 0.3, -0.1, 0.1, -0.1]))
+    assert (tmp_path / "gains.png").exists()

@@ -412,3 +412,42 @@ def test_a_hosted_notebook_without_a_gpu_is_warned_with_the_menu_path(host, vari
         assert err == ""
     train.pick_device("cpu")  # asked for by name: no warning
     assert capsys.readouterr().err == ""
+
+
+def test_the_range_test_grows_the_rate_stops_when_the_loss_blows_up_and_puts_back_the_model(tmp_path):
+    train.seed_everything(0)
+    model = build_model("light_bn")
+    optimizer = train.make_optimizer("sgd", model.parameters(), 0.01)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rates, losses = train.lr_range_test(model, tiny_loaders()[0], optimizer, start=1e-4,
+                                        end=1e3, steps=60)
+    assert len(rates) == len(losses) and 5 < len(rates) < 60  # stopped early: 1e3 blows it up
+    ratios = [b / a for a, b in zip(rates, rates[1:])]
+    assert max(ratios) == pytest.approx(min(ratios)) and ratios[0] > 1  # exponential growth
+    assert max(losses) > 3.9 * min(losses) or len(rates) < 59
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert optimizer.param_groups[0]["lr"] == 0.01 and not optimizer.state  # as it was
+    peak = train.suggest_peak_lr(rates, losses)
+    assert peak == pytest.approx(rates[losses.index(min(losses))] / 10)
+    from utils.plot import lr_range_figure
+
+    fig = lr_range_figure(rates, losses, chosen=peak, save=tmp_path / "lr.png")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+    assert any(f"chosen peak {peak:.3g}" == t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_diagnose_measures_train_accuracy_in_eval_mode_against_the_test(capsys):
+    (x, y), (xt, yt) = data.splits("test")
+    train_loader = data.TensorLoader(x[:1000], y[:1000], 100, shuffle=True,
+                                     augment=data.Augment(degrees=10))
+    model = build_model("light_bn_dropout")
+    history = [dict(test_acc=a) for a in (97.0, 98.0, 97.5)]
+    found = train.diagnose(model, train_loader, history)
+    # Measured on the 1,000 training images in order, in eval mode, without augmentation.
+    _, expected = train.evaluate(model, data.TensorLoader(x[:1000], y[:1000], 1000))
+    assert found["train_acc_eval"] == expected and found["test_acc"] == 97.5
+    assert found["gap"] == pytest.approx(expected - 97.5) and found["last3_spread"] == 1.0
+    assert found["params"] == 13_026 and not found["over_budget"]
+    assert "under the 20,000 budget" in capsys.readouterr().out
+    assert train.diagnose(build_model("skeleton"), train_loader, history)["over_budget"]

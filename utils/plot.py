@@ -349,3 +349,64 @@ def pareto_figure(studies, target=99.4, save=None):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return _finish(fig, save)
+
+
+def step_gains_figure(studies, target=99.4, save=None):
+    """What each step of the path bought, over its seeds ({step: seed study}, in order).
+    Left: every seed's final-epoch test accuracy (dots, spread sideways so equal values stay
+    visible) and the mean ± std. Right: the paired gain over the step before, seed by seed
+    (dots) and its mean ± one standard error."""
+    from utils.report import paired_gain  # utils.report is imported by this module
+    steps = list(studies)
+    fig, (ax_acc, ax_gain) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for x, step in enumerate(steps):
+        study = studies[step]
+        values = [r["final_test_acc"] for r in study["per_seed"]]
+        offsets = [(i - (len(values) - 1) / 2) * 0.06 for i in range(len(values))]
+        ax_acc.scatter([x + o for o in offsets], values, color="C0", alpha=0.5, s=14,
+                       label="one seed" if x == 0 else None)
+        ax_acc.errorbar(x + 0.3, study["final"]["mean"], yerr=study["final"]["std"], color="black",
+                        marker="o", capsize=3, label="mean ± std" if x == 0 else None)
+        if x:
+            g = paired_gain(studies[steps[x - 1]], study)
+            offsets = [(i - (g["n"] - 1) / 2) * 0.06 for i in range(g["n"])]
+            ax_gain.scatter([x + o for o in offsets], g["d"], color="C1", alpha=0.5, s=14,
+                            label="one seed: this step minus the step before" if x == 1 else None)
+            ax_gain.errorbar(x + 0.3, g["mean"], yerr=g["se"], color="black", marker="o",
+                             capsize=3, label="mean ± 1 standard error" if x == 1 else None)
+    ax_acc.axhline(target, color="gray", linestyle=":", label=f"target {target}%")
+    ax_gain.axhline(0, color="gray", linestyle="-", linewidth=0.8, label="no change")
+    low = min(min(r["final_test_acc"] for r in s["per_seed"]) for s in studies.values())
+    ax_acc.set_ylim(low - 0.1, max(target, max(s["final"]["max"] for s in studies.values())) + 0.1)
+    ax_acc.set_ylabel("final-epoch test accuracy (%)")
+    ax_acc.set_title(f"Each step over {max(s['seeds'] for s in studies.values())} seeds")
+    ax_gain.set_ylabel("gain over the step before (points)")
+    ax_gain.set_title("What each step bought, paired seed by seed")
+    for ax in (ax_acc, ax_gain):
+        ax.set_xticks(range(len(steps)), steps)
+        ax.set_xlim(-0.5, len(steps) - 0.3)
+        ax.set_xlabel("step (its notebook)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _finish(fig, save)
+
+
+def lr_range_figure(rates, losses, chosen=None, save=None):
+    """A learning-rate range test: the smoothed training loss against the rate, on a log
+    axis, with the chosen peak rate marked."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(rates, losses, color="C0", label="smoothed training loss")
+    low = rates[losses.index(min(losses))]
+    ax.axvline(low, color="gray", linestyle=":", label=f"lowest loss at {low:.3g}")
+    if chosen is not None:
+        ax.axvline(chosen, color="C3", linestyle="--", label=f"chosen peak {chosen:.3g}")
+    ax.set_xscale("log")
+    ax.set_ylim(min(losses) * 0.9, min(max(losses), 4 * min(losses)) * 1.05)
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("training loss (smoothed)")
+    ax.set_title("Learning-rate range test: the rate grows every batch")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _finish(fig, save)

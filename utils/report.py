@@ -237,16 +237,56 @@ def paired_table(control, studies, control_label="control"):
              f"| `{command_options(control)}` ({control_label}) | {len(base)} "
              f"| {statistics.mean(base.values()):.3f}% | | | | |"]
     for study in studies:
-        acc = {r["seed"]: r["final_test_acc"] for r in study["per_seed"]}
-        shared = [seed for seed in sorted(acc) if seed in base]
-        if len(shared) < 2:
-            raise ValueError(f"{study['command']} shares fewer than 2 seeds with the control")
-        d = [acc[seed] - base[seed] for seed in shared]
-        mean, se = statistics.mean(d), statistics.stdev(d) / len(d) ** 0.5
-        ratio = f"{mean / se:+.1f}" if se else "n/a"
-        lines.append(f"| `{command_options(study)}` | {len(d)} "
-                     f"| {statistics.mean(acc[seed] for seed in shared):.3f}% "
-                     f"| {mean:+.3f} | {se:.3f} | {ratio} | {min(d):+.2f}, {max(d):+.2f} |")
+        g = paired_gain(control, study)
+        ratio = f"{g['mean'] / g['se']:+.1f}" if g["se"] else "n/a"
+        lines.append(f"| `{command_options(study)}` | {g['n']} | {g['study_mean']:.3f}% "
+                     f"| {g['mean']:+.3f} | {g['se']:.3f} | {ratio} "
+                     f"| {min(g['d']):+.2f}, {max(g['d']):+.2f} |")
+    return "\n".join(lines)
+
+
+def paired_gain(control, study):
+    """`study` against `control` on the seeds both have: d, each seed's final-epoch accuracy
+    minus the control's (the same seed: the same initialization, batches and augmentation
+    draws, so much of the seed's luck cancels); their mean, standard error std(d) / sqrt(n),
+    how many seeds improved, and the study's mean over those seeds."""
+    base = {r["seed"]: r["final_test_acc"] for r in control["per_seed"]}
+    acc = {r["seed"]: r["final_test_acc"] for r in study["per_seed"]}
+    shared = [seed for seed in sorted(acc) if seed in base]
+    if len(shared) < 2:
+        raise ValueError(f"{study['command']} shares fewer than 2 seeds with the control")
+    d = [acc[seed] - base[seed] for seed in shared]
+    return dict(seeds=shared, d=d, n=len(d), mean=statistics.mean(d),
+                se=statistics.stdev(d) / len(d) ** 0.5, improved=sum(x > 0 for x in d),
+                study_mean=statistics.mean(acc[seed] for seed in shared))
+
+
+def step_studies(folder=None):
+    """The 5-seed study of every step of the path (python -m utils.seeds --name steps/NN),
+    {step: study}, in path order."""
+    return load_jsons(folder or ASSETS / "steps")
+
+
+def step_gains_table(studies):
+    """One row per step: its seeds' final-epoch mean ± std, and what it bought: the paired
+    gain over the step before (mean, standard error, seeds that improved)."""
+    lines = ["| step | parameters | final-epoch test acc, mean ± std | lowest "
+             "| paired gain over the step before | standard error | gain / SE | seeds improved |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    before = None
+    for step, study in studies.items():
+        f = study["final"]
+        cells = [f"{study['per_seed'][0]['params']:,}", f"{f['mean']:.3f}% ± {f['std']:.3f}",
+                 f"{f['min']:.2f}%"]
+        if before is None:
+            cells += ["", "", "", ""]
+        else:
+            g = paired_gain(before, study)
+            cells += [f"{g['mean']:+.3f}", f"{g['se']:.3f}",
+                      f"{g['mean'] / g['se']:+.1f}" if g["se"] else "n/a",
+                      f"{g['improved']} of {g['n']}"]
+        lines.append(f"| {step} | " + " | ".join(cells) + " |")
+        before = study
     return "\n".join(lines)
 
 
@@ -311,7 +351,8 @@ def steps_table(notebooks=None):
               f"committed runs, made with one thread each while other trainings shared the two "
               f"cores, took {min(minutes):.0f} to {max(minutes):.0f} minutes. On an NVIDIA H100 the "
               f"same 15 epochs took {gpu['total_seconds']:.0f} seconds from the command line (the "
-              f"model before v2). Colab's T4 and laptops were never measured."]
+              f"previous final model, without its head Dropout). Colab's T4 and laptops were never "
+              f"measured."]
     return "\n".join(lines)
 
 
@@ -319,7 +360,7 @@ def steps_table(notebooks=None):
 STUDIES = {
     "seeds.json": "float32, 2 CPU cores",
     "seeds_bf16.json": "bf16, 2 CPU cores",
-    "seeds_cuda.json": "H100, batch 512; the model before v2",
+    "seeds_cuda.json": "H100, batch 512; previous final model, no head Dropout",
     "tiny_seeds.json": "notebook 11's 3,800-parameter model",
 }
 
@@ -354,7 +395,7 @@ def performance_summary():
     missed = f"; {len(ema) - len(reached)} of {len(ema)} seeds never did" if len(reached) < len(ema) else ""
     total = lambda run: f"{run['summary']['total_seconds']:.1f} s"
     return "\n".join([
-        f"| | CPU: {cpu['device']} | GPU: {gpu['device']}, the model before v2 |", "|---|---|---|",
+        f"| | CPU: {cpu['device']} | GPU: {gpu['device']}, previous final model (no head Dropout) |", "|---|---|---|",
         f"| training throughput, fast path against the classic pipeline | {cpu['ratio']:.2f}x in "
         f"float32; {cpu['ratio_compiled']:.2f}x in bf16, compiled | {gpu['ratio']:.2f}x at batch "
         f"{gpu['batch_size']}; {gpu512['ratio']:.2f}x at batch {gpu512['batch_size']} |",

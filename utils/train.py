@@ -313,6 +313,77 @@ def summarize(history, target=99.4):
     )
 
 
+# --- diagnosis: what a step's run says, and the learning rate to try ---------------------
+
+def diagnose(model, train_loader, history, budget=20_000):
+    """The measurements a step's Diagnosis reads, printed and returned: the training accuracy
+    in eval mode (Dropout off, BatchNorm's running statistics, no augmentation: the model the
+    test set sees) against the test accuracy, the test accuracy's spread over the last three
+    epochs, and the parameters against the budget. The log's train accuracy is measured in
+    train mode, on augmented batches while the weights still move: no fair comparison."""
+    in_order = data.TensorLoader(train_loader.images, train_loader.labels,
+                                 batch_size=data.EVAL_BATCH_SIZE, device=train_loader.device)
+    _, train_acc = evaluate(model, in_order)
+    test = [h["test_acc"] for h in history]
+    params = count_parameters(model)
+    found = dict(train_acc_eval=train_acc, test_acc=test[-1], gap=train_acc - test[-1],
+                 last3_spread=max(test[-3:]) - min(test[-3:]), params=params,
+                 over_budget=params >= budget)
+    print(f"train accuracy, eval mode, final weights: {train_acc:.2f}%  |  test accuracy: "
+          f"{test[-1]:.2f}%  |  gap (train - test): {found['gap']:+.2f} points\n"
+          f"test accuracy over the last 3 epochs: {min(test[-3:]):.2f}% to {max(test[-3:]):.2f}% "
+          f"(spread {found['last3_spread']:.2f})  |  {params:,} parameters, "
+          f"{'over' if found['over_budget'] else 'under'} the {budget:,} budget")
+    return found
+
+
+def lr_range_test(model, loader, optimizer, start=1e-4, end=1.0, steps=200, smoothing=0.9):
+    """The learning-rate range test (Smith, 2017; fastai's lr_find): train for `steps`
+    batches with the rate grown exponentially from `start` to `end`, record the loss, and
+    stop early once it is four times its lowest. Returns (rates, smoothed losses). The model
+    and the optimizer are put back as they were: the test only looks."""
+    saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    saved_optimizer = optimizer.state_dict()
+    factor = (end / start) ** (1 / max(1, steps - 1))
+    rates, losses, average, best = [], [], 0.0, float("inf")
+    model.train()
+    device = next(model.parameters()).device
+    batches = iter(loader)
+    try:
+        for step in range(steps):
+            try:
+                x, y = next(batches)
+            except StopIteration:
+                batches = iter(loader)
+                x, y = next(batches)
+            lr = start * factor ** step
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            loss = F.cross_entropy(model(x.to(device)), y.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            average = smoothing * average + (1 - smoothing) * loss.item()
+            smoothed = average / (1 - smoothing ** (step + 1))  # unbiased, as in Adam
+            if not math.isfinite(smoothed):
+                break
+            rates.append(lr)
+            losses.append(smoothed)
+            best = min(best, smoothed)
+            if smoothed > 4 * best:
+                break
+    finally:
+        model.load_state_dict(saved)
+        optimizer.load_state_dict(saved_optimizer)
+    return rates, losses
+
+
+def suggest_peak_lr(rates, losses):
+    """A rule of thumb for a peak rate from a range test: a tenth of the rate at which the
+    smoothed loss was lowest, safely below where the loss starts to blow up."""
+    return rates[losses.index(min(losses))] / 10
+
+
 # --- checkpoints ---------------------------------------------------------------------------
 
 class CheckpointError(RuntimeError):
