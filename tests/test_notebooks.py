@@ -65,26 +65,42 @@ def test_notebook_links_to_its_neighbours_at_top_and_bottom(index):
     parts = [rf"\[← [^\]]+\]\({re.escape(NOTEBOOKS[index - 1].name)}\)"] if index else []
     if index + 1 < len(NOTEBOOKS):
         parts.append(rf"\[[^\]]+ →\]\({re.escape(NOTEBOOKS[index + 1].name)}\)")
-    line = re.compile("^" + " · ".join(parts + [r"\[glossary\]\(00_data\.ipynb\)"]) + "$", re.M)
+    line = re.compile("^" + " · ".join(parts + [r"\[glossary\]\(00_data\.ipynb#glossary\)"]) + "$", re.M)
     for cell in (nb["cells"][0], nb["cells"][-1]):
         assert line.search("".join(cell["source"])), f"no navigation line {line.pattern}"
 
 
-def test_links_between_notebooks_point_at_notebooks_that_exist():
+def markdown(path):
+    return "\n".join("".join(c["source"]) for c in load(path)["cells"] if c["cell_type"] == "markdown")
+
+
+def test_links_between_notebooks_point_at_notebooks_and_anchors_that_exist():
     names = {p.name for p in NOTEBOOKS}
+    anchors = {p.name: set(re.findall(r'<a id="([\w-]+)"', markdown(p))) for p in NOTEBOOKS}
     for path in NOTEBOOKS:
-        prose = "\n".join("".join(c["source"]) for c in load(path)["cells"]
-                          if c["cell_type"] == "markdown")
-        linked = set(re.findall(r"\]\(([\w.-]+\.ipynb)\)", prose))
+        links = re.findall(r"\]\(([\w.-]+\.ipynb)(?:#([\w-]+))?\)", markdown(path))
+        linked = {name for name, _ in links}
         assert linked <= names, f"{path.name} links to {linked - names}"
+        missing = {f"{name}#{anchor}" for name, anchor in links if anchor and anchor not in anchors[name]}
+        assert not missing, f"{path.name} links to anchors that do not exist: {missing}"
 
 
 def test_notebook_00_holds_the_reading_guide_and_the_glossary():
     prose = "\n".join("".join(c["source"]) for c in load(NOTEBOOKS[0])["cells"])
     assert "## How to read these notebooks" in prose and "## Glossary" in prose
+    assert re.search(r'<a id="glossary"></a>\s*## Glossary', prose), "the glossary has no anchor"
     for term in ("Jump", "Transition block", "Nesterov momentum", "Weight decay", "Dropout2d",
                  "One-cycle", "50k/10k validation", "Smoke mode"):
         assert f"**{term}" in prose or f"**The {term}" in prose, term
+    glossary = prose[prose.index("## Glossary"):]
+    defined = " ".join(re.findall(r"^- \*\*(.+?)\*\*", glossary, re.M)).lower()
+    for term in ("epoch", "batch", "parameters", "seed", "kernel", "channel", "feature map",
+                 "padding", "relu", "max-pooling", "dense layer", "logits", "softmax",
+                 "cross-entropy", "gradient", "sgd", "learning rate", "optimizer", "momentum",
+                 "train mode", "eval mode", "overfitting", "underfitting", "regularization",
+                 "receptive field", "batch normalization", "dropout", "global average pooling",
+                 "head dropout", "augmentation", "validation set", "standard error"):
+        assert term in defined, f"the glossary does not define {term!r}"
 
 
 def test_every_address_of_the_workbook_is_the_one_in_utils_repository():
