@@ -645,7 +645,6 @@ def main(argv=None):
               f"weights.pt (those of epoch {len(history)}) and curves.png. Train again "
               "with --overwrite to replace them.", file=sys.stderr)
         sys.exit(130)
-    held_out = metrics["evaluated_on"]
     reached = (f"first reached {s['target']}% at epoch {s['target_epoch']} after "
                f"{s['target_seconds']:.1f}s" if s["target_epoch"] else
                f"never reached {s['target']}%")
