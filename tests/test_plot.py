@@ -81,13 +81,45 @@ def test_curves_one_history_and_several():
     loss, acc = fig.axes
     assert len(loss.lines) == 4 and len(acc.lines) == 5  # + the target line
     assert loss.lines[0].get_color() != loss.lines[2].get_color()  # one colour per run
-    assert acc.get_ylim() == pytest.approx((96.0, 99.9))  # lowest - 0.5 to highest + 0.5
+    assert [line.get_linestyle() for line in acc.lines[:4]] == ["--", "-", "--", "-"]
+    # two epochs only: from just below the lowest test point to just above the target
+    assert acc.get_ylim() == pytest.approx((96.9, 99.5))
+    assert loss.get_yscale() == "log"
+    assert loss.get_title() and acc.get_title()
 
 
 def test_curves_low_accuracy_is_not_cut_off():
     fig = plot.curves(history([10.0, 11.0]))
     bottom, top = fig.axes[1].get_ylim()
     assert bottom <= 9.5 and top >= 11.0
+
+
+def test_curves_zoom_to_the_later_test_accuracy():
+    before = history([90.0, 95.0, 98.6, 98.9, 99.1, 99.2])
+    after = history([92.0, 96.0, 98.8, 99.2, 99.5, 99.45])
+    fig = plot.curves({"step before": before, "this step": after}, target=99.4)
+    loss, acc = fig.axes
+    bottom, top = acc.get_ylim()
+    later = [h["test_acc"] for h in before + after if h["epoch"] > 2]
+    assert 90.0 < bottom < min(later) and max(later) < top <= 100
+    assert bottom < 99.4 - 0.3 < 99.4 < top    # differences of a few tenths are readable
+    assert top - bottom < 1.5
+    legend = [t.get_text() for t in acc.get_legend().get_texts()]
+    assert legend == ["step before train", "step before test", "this step train",
+                      "this step test", "target 99.4%"]
+
+
+def test_curves_zoom_stops_at_97_unless_a_later_test_point_is_lower():
+    fig = plot.curves(history([90.0, 95.0, 97.05, 99.0]))
+    assert fig.axes[1].get_ylim()[0] == pytest.approx(97.0)
+    fig = plot.curves(history([90.0, 95.0, 96.5, 99.0]))
+    assert fig.axes[1].get_ylim()[0] < 96.5   # never cuts a later test point
+
+
+def test_curves_name_the_held_out_set():
+    fig = plot.curves({"a": history([97.0, 99.0])}, held_out="validation")
+    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == [
+        "a train", "a validation"]
 
 
 def test_time_to_accuracy_puts_each_epoch_at_its_seconds():
@@ -101,15 +133,45 @@ def test_time_to_accuracy_puts_each_epoch_at_its_seconds():
     assert list(ax.lines[1].get_ydata()) == [99.0, 99.45, 99.6]
     assert list(ax.lines[2].get_ydata()) == [99.4, 99.4]  # the target
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["fast", "slow", "target 99.4%"]
+    assert ax.get_title() and ax.get_ylim()[1] >= 99.6 + 0.05   # the best point not cut off
 
 
 def test_confusion_figure():
     cm = plot.confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]), 3)
     fig = plot.confusion_figure(cm)
-    (ax,) = fig.axes
-    assert len(ax.images) == 1
+    ax, bar = fig.axes                                   # the matrix and its colour bar
+    assert len(ax.images) == 1 and "mistakes" in bar.get_ylabel()
     assert [t.get_text() for t in ax.texts] == ["1", "0", "0", "1", "1", "0", "0", "0", "0"]
-    assert ax.get_xlabel() == "predicted" and ax.get_ylabel() == "true"
+    assert ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
+    assert ax.get_title()
+    image = ax.images[0]
+    rgba = image.to_rgba(image.get_array())
+    assert tuple(rgba[1, 0]) != tuple(rgba[0, 2])        # one mistake is not a zero
+    assert tuple(rgba[0, 0]) != tuple(rgba[0, 2])        # nor is the diagonal
+    assert cm.tolist() == [[1, 0, 0], [1, 1, 0], [0, 0, 0]]  # the caller's matrix untouched
+
+
+def test_confusion_figure_without_mistakes():
+    ax, bar = plot.confusion_figure(torch.eye(3, dtype=torch.int64) * 5).axes
+    assert ax.images[0].get_clim() == (0, 1)
+
+
+def seed_study(finals):
+    runs = [dict(seed=i, test_acc=[98.0, 99.0, a], final_test_acc=a, best_test_acc=a)
+            for i, a in enumerate(finals)]
+    mean = sum(finals) / len(finals)
+    return dict(seeds=len(finals), per_seed=runs, final=dict(mean=mean), best=dict(mean=mean))
+
+
+def test_seeds_figure_spreads_equal_dots_and_labels_the_targets():
+    fig = plot.seeds_figure(seed_study([99.5, 99.5, 99.5, 99.6]))
+    runs, dots = fig.axes
+    final, best = dots.collections[:2]
+    xs = [x for x, y in final.get_offsets()]
+    assert len(set(xs)) == 4 and max(xs) - min(xs) < 0.5   # sideways, still over "final"
+    legend = [t.get_text() for t in runs.get_legend().get_texts()]
+    assert legend[-2:] == ["target 99.4%", "99.6%"]
+    assert fig.get_suptitle()
 
 
 @pytest.mark.parametrize("make", [
@@ -162,15 +224,34 @@ def test_step_panels_draws_one_panel_per_step_and_blanks_the_rest():
     drawn = [ax for ax in fig.axes if ax.lines]
     assert len(drawn) == 5 and len(fig.axes) == 8
     assert drawn[0].get_title() == "00 m: 98.80%"
+    assert fig.get_suptitle()
+    legend = fig.axes[5].get_legend()                   # in the first spare panel
+    assert [t.get_text() for t in legend.get_texts()] == ["train", "test", "target 99.4%"]
     plt.close(fig)
 
 
-def test_class_activation_maps_overlays_each_map_on_its_image():
-    images, maps = torch.rand(2, 1, 28, 28), torch.rand(2, 3, 7, 7)
+def test_class_activation_maps_share_one_symmetric_scale_per_row():
+    images, maps = torch.rand(2, 1, 28, 28), torch.randn(2, 3, 7, 7)
+    maps[1] *= 10                                        # the second row on a larger scale
     titles = [["a", "b", "c", "d"], ["e", "f", "g", "h"]]
     fig = plot.class_activation_maps(images, maps, titles)
-    assert len(fig.axes) == 8 and [ax.get_title() for ax in fig.axes[:4]] == titles[0]
-    assert len(fig.axes[1].images) == 2  # the digit and its map over it
+    assert len(fig.axes) == 8 + 2                        # 2 rows of 4, a colour bar per row
+    assert [ax.get_title() for ax in fig.axes[:4]] == titles[0]
+    assert fig.get_suptitle()
+    for row in range(2):
+        cells = fig.axes[4 * row:4 * row + 4]
+        assert cells[0].images[0].get_cmap().name == "gray"   # the digit itself
+        limits = {ax.images[0].get_clim() for ax in cells[1:]}
+        assert len(limits) == 1                          # one scale for the row
+        low, high = limits.pop()
+        assert low == -high == pytest.approx(-maps[row].abs().max().item(), rel=1e-6)
+        for ax in cells[1:]:
+            assert len(ax.images) == 1 and ax.images[0].get_cmap().name == "RdBu_r"
+            assert ax.images[0].get_array().shape == (28, 28)   # upsampled to the image
+            assert ax.collections                         # the digit's ink as a contour
+    bars = fig.axes[8:]
+    assert all("class score" in bar.get_ylabel() for bar in bars)
+    assert bars[1].get_ylim()[1] > 5 * bars[0].get_ylim()[1]
     plt.close(fig)
 
 
@@ -178,10 +259,30 @@ def test_image_rows_draws_one_row_per_entry_and_blanks_the_spare_cells():
     rows = {"filters": torch.randn(8, 3, 3), "block 1": torch.rand(6, 1, 26, 26),
             "block 5": torch.rand(3, 6, 6)}
     fig = plot.image_rows(rows)
-    assert len(fig.axes) == 24 and n_images(fig) == 17   # 3 rows of 8, 8 + 6 + 3 drawn
+    assert len(fig.axes) == 24 + 3 and n_images(fig) == 17   # 3 rows of 8 and 3 colour bars
     assert [fig.axes[i].get_ylabel() for i in (0, 8, 16)] == list(rows)
     assert not fig.axes[15].axison                      # the spare cells of a short row
+    assert fig.get_suptitle()
     plt.close(fig)
+
+
+def test_image_rows_put_each_row_on_one_scale():
+    small, large = torch.rand(4, 5, 5), 10 * torch.rand(3, 5, 5)
+    fig = plot.image_rows({"small": small, "large": large}, colorbar_label="activation")
+    for row, images in enumerate((small, large)):
+        limits = {ax.images[0].get_clim() for ax in fig.axes[4 * row:4 * row + len(images)]}
+        assert limits == {(images.min().item(), images.max().item())}
+        assert fig.axes[4 * row].images[0].get_cmap().name == "gray"
+    assert [bar.get_ylabel() for bar in fig.axes[8:]] == ["activation", "activation"]
+
+
+def test_image_rows_signed_centres_each_row_at_zero():
+    filters = torch.tensor([[[-1.0, 0.5]], [[0.2, 3.0]]])   # two 1x2 filters
+    fig = plot.image_rows({"filters": filters}, signed=True)
+    cells, bar = fig.axes[:2], fig.axes[2]
+    assert {ax.images[0].get_clim() for ax in cells} == {(-3.0, 3.0)}
+    assert all(ax.images[0].get_cmap().name == "RdBu_r" for ax in cells)
+    assert bar.get_ylim() == pytest.approx((-3.0, 3.0))
 
 
 def test_activation_stats_draws_a_line_per_layer_and_run_in_two_panels():
@@ -194,7 +295,14 @@ def test_activation_stats_draws_a_line_per_layer_and_run_in_two_panels():
     assert [line.get_linestyle() for line in mean.lines] == ["-", "-", "--", "--"]
     assert mean.lines[0].get_color() == mean.lines[2].get_color()   # one colour per layer
     assert list(std.lines[3].get_ydata()) == runs["without BN"]["std"][:, 1].tolist()
+    assert mean.get_title() and std.get_title()
     plt.close(fig)
+
+
+def test_activation_stats_keeps_negative_means_on_the_axis():
+    runs = {"a": {"mean": torch.tensor([[-0.5], [0.2]]), "std": torch.tensor([[1.0], [2.0]])}}
+    mean, std = plot.activation_stats([0, 10], runs, ["block 1"]).axes
+    assert mean.get_ylim()[0] <= -0.5 and std.get_ylim()[0] == 0
 
 
 def test_generalization_gap_is_test_minus_train_per_epoch():
@@ -203,6 +311,7 @@ def test_generalization_gap_is_test_minus_train_per_epoch():
     assert list(ax.lines[0].get_ydata()) == [0.5, 0.5]   # history() puts train 0.5 below test
     assert list(ax.lines[1].get_xdata()) == [1]
     assert list(ax.lines[2].get_ydata()) == [0, 0]       # the zero line
+    assert ax.get_title()
     plt.close(fig)
 
 

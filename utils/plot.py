@@ -54,8 +54,10 @@ def _image_grid(images, titles, ncols, title):
 
 
 def sample_grid(images, labels, ncols=10, title=None, save=None):
-    """Images (N, 1, 28, 28) or (N, 28, 28) with their labels (N,) as titles."""
+    """Images (N, 1, 28, 28) or (N, 28, 28) with their labels (N,) as titles; without a
+    `title` the figure says that the small titles are the labels."""
     titles = [str(int(label)) for label in labels]
+    title = title or "images, each titled with its label"
     return _finish(_image_grid(images, titles, ncols, title), save)
 
 
@@ -68,7 +70,8 @@ def misclassified_grid(images, true, pred, ncols=10, save=None):
 def augmentation_preview(images, augmented, title=None, save=None):
     """One row per original image: the original, then its version under each augmentation.
 
-    `augmented` maps a name (the column title) to a tensor shaped like `images`.
+    `augmented` maps a name (the column title) to a tensor shaped like `images`. Each image
+    is scaled to its own min..max. Without a `title` the figure says how to read it.
     """
     columns = {"original": images, **augmented}
     nrows, ncols = len(images), len(columns)
@@ -78,46 +81,63 @@ def augmentation_preview(images, augmented, title=None, save=None):
         for row in range(nrows):
             axes[row, col].imshow(_as_image(batch[row]), cmap="gray")
             axes[row, col].axis("off")
-    if title:
-        fig.suptitle(title)
+    fig.suptitle(title or "Augmentations: one random draw each", fontsize=10)
     fig.tight_layout()
     return _finish(fig, save)
 
 
-def curves(histories, target=None, save=None):
+def curves(histories, target=None, save=None, held_out="test"):
     """Loss and accuracy per epoch: train dashed, test solid, one colour per run.
 
     `histories` is one history (a list of per-epoch dicts with epoch, train_loss,
-    train_acc, test_loss, test_acc, ...) or a dict {run name: history}. `target`, an
-    accuracy in percent, is drawn as a dotted line.
+    train_acc, test_loss, test_acc, ...) or a dict {run name: history}, drawn in its order:
+    put the earlier runs (the step before) first. `target`, an accuracy in percent, is drawn
+    as a dotted line. `held_out` names the set the test_* values were measured on, e.g.
+    "validation", in the legend.
+
+    The loss is on a log axis, so that its rises late in training show. The accuracy axis is
+    zoomed to where the runs differ: from a little below the lowest held-out accuracy after
+    the first two epochs (not below 97% unless a point is) to a little above the highest
+    accuracy and the target. Earlier epochs, and the train accuracy (measured in train mode,
+    with Dropout and augmentation on), may fall below it. Runs whose held-out accuracy never
+    passes 90% are not zoomed.
     """
     if not isinstance(histories, dict):
         histories = {"": histories}
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-    accs = []
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12.5, 4.2))
+    accs, later = [], []  # every accuracy; the held-out ones after the first two epochs
     for i, (name, history) in enumerate(histories.items()):
         epochs = [h["epoch"] for h in history]
         prefix = f"{name} " if name else ""
         for split, style in (("train", "--"), ("test", "-")):
-            label = prefix + split
+            label = prefix + (held_out if split == "test" else split)
             ax_loss.plot(epochs, [h[f"{split}_loss"] for h in history], style,
                          color=f"C{i}", label=label)
             acc = [h[f"{split}_acc"] for h in history]
             ax_acc.plot(epochs, acc, style, color=f"C{i}", label=label)
             accs += acc
+        tests = [h["test_acc"] for h in history]
+        later += [h["test_acc"] for h in history if h["epoch"] > 2] or tests
     if target is not None:
         ax_acc.axhline(target, color="black", linestyle=":", label=f"target {target}%")
         accs.append(target)
-    if accs and max(accs) > 90:
-        # Zoom in on the last few percent, where the runs differ; early epochs below 90%
-        # are cut off.
-        ax_acc.set_ylim(max(min(accs), 90) - 0.5, min(max(accs) + 0.5, 100))
-    for ax, what in ((ax_loss, "loss"), (ax_acc, "accuracy (%)")):
+    zoomed = bool(later) and max(later) > 90
+    if zoomed:
+        low = min(later)
+        bottom = 97.0 if low - 0.1 < 97 < low else low - 0.1
+        ax_acc.set_ylim(bottom, min(max(accs) + 0.1, 100))
+    ax_loss.set_yscale("log")
+    ax_loss.set_ylabel("cross-entropy loss (log scale)")
+    ax_loss.set_title("Loss per epoch")
+    ax_acc.set_ylabel("accuracy (%)")
+    ax_acc.set_title("Accuracy per epoch" + (" (zoomed: early epochs may fall below)"
+                                             if zoomed else ""))
+    for ax in (ax_loss, ax_acc):
         ax.set_xlabel("epoch")
-        ax.set_ylabel(what)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, which="both" if ax is ax_loss else "major")
+    # one legend for both panels, outside them, so that it hides no line
+    ax_acc.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
     fig.tight_layout()
     return _finish(fig, save)
 
@@ -134,60 +154,91 @@ def step_panels(steps, target=99.4, ncols=4, save=None):
         epochs = [h["epoch"] for h in history]
         ax.plot(epochs, [h["train_acc"] for h in history], "--", color="C1", label="train")
         ax.plot(epochs, [h["test_acc"] for h in history], "-", color="C0", label="test")
-        ax.axhline(target, color="black", linestyle=":", linewidth=1)
+        ax.axhline(target, color="black", linestyle=":", linewidth=1, label=f"target {target}%")
         ax.set_title(f"{step['step']} {step['model']}: {history[-1]['test_acc']:.2f}%", fontsize=9)
         ax.grid(alpha=0.3)
     for ax in axes.flat[len(steps):]:
         ax.axis("off")
     axes[0, 0].set_ylim(97.5, 100)  # the last points, where steps differ
-    axes[0, 0].legend(fontsize=8, loc="lower right")
+    # the legend in a spare panel, where it hides nothing; else in the first panel
+    spare = axes.flat[len(steps):]
+    (spare[0] if len(spare) else axes[0, 0]).legend(
+        *axes[0, 0].get_legend_handles_labels(), fontsize=8,
+        loc="center" if len(spare) else "lower right")
+    fig.suptitle("Each step's accuracy per epoch (zoomed to 97.5-100%; early epochs fall below)")
     fig.supxlabel("epoch")
-    fig.supylabel(f"accuracy (%); dotted: {target}%")
+    fig.supylabel("accuracy (%)")
     fig.tight_layout()
     return _finish(fig, save)
 
 
 def class_activation_maps(images, maps, titles, save=None):
-    """Each image, then its class activation maps over it: `maps` is (N, K, h, w), one map
-    per class the row shows, `titles` N lists of K+1 titles (the image's, then each map's)."""
+    """Each image, then its class activation maps: `maps` is (N, K, h, w), one map per class
+    the row shows, `titles` N lists of K+1 titles (the image's, then each map's).
+
+    A map is the class score at each position (its average is the class's score, the
+    logit), upsampled to the image's size and drawn on a diverging scale centred at zero:
+    red for the class, blue against it, white zero. The maps of a row share one symmetric
+    scale and its colour bar, so the classes compare; the digit's ink is the black line."""
     n, k = maps.shape[:2]
-    fig, axes = plt.subplots(n, k + 1, figsize=(1.6 * (k + 1), 1.7 * n), squeeze=False)
+    fig, axes = plt.subplots(n, k + 1, figsize=(1.6 * (k + 1) + 1.3, 1.7 * n + 0.6),
+                             squeeze=False, layout="constrained")
     for row in range(n):
         image = _as_image(images[row])
         axes[row, 0].imshow(image, cmap="gray")
+        heat = torch.nn.functional.interpolate(maps[row][None].float(), size=image.shape,
+                                               mode="bilinear")[0].cpu()
+        limit = maps[row].abs().max().item() or 1.0  # one symmetric scale for the row
+        ink = (image.min() + image.max()) / 2
         for col in range(k):
-            heat = torch.nn.functional.interpolate(maps[row, col][None, None].float(),
-                                                   size=image.shape, mode="bilinear")[0, 0]
-            axes[row, col + 1].imshow(image, cmap="gray")
-            axes[row, col + 1].imshow(heat.cpu().numpy(), cmap="jet", alpha=0.45)
+            ax = axes[row, col + 1]
+            shown = ax.imshow(heat[col].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.contour(image, levels=[ink], colors="black", linewidths=0.8)
         for col, ax in enumerate(axes[row]):
             ax.set_title(titles[row][col], fontsize=8)
             ax.axis("off")
-    fig.tight_layout()
+        bar = fig.colorbar(shown, ax=axes[row, 1:].tolist(), shrink=0.9)
+        bar.set_label("class score\nat that position", fontsize=7)
+        bar.ax.tick_params(labelsize=7)
+    fig.suptitle("Class activation maps: red for the class, blue against it\n"
+                 "(one scale per row; black line: the digit's ink)", fontsize=10)
     return _finish(fig, save)
 
 
-def image_rows(rows, title=None, save=None):
-    """One row of small grey images per entry of `rows`, {row label: images (K, H, W) or
+def image_rows(rows, title=None, save=None, signed=False, colorbar_label=None):
+    """One row of small images per entry of `rows`, {row label: images (K, H, W) or
     (K, 1, H, W)}, the label on the left: a conv layer's filters, or the feature maps of one
-    digit after each block. Each image is scaled to its own min..max (light: high values);
-    rows of different lengths leave their spare cells blank."""
+    digit after each block. The images of a row share one scale, with its colour bar on the
+    right (labelled `colorbar_label`): grey, light for large values, or with `signed=True`
+    (weights, values of both signs) a diverging scale centred at zero, red positive, blue
+    negative, white zero. Rows of different lengths leave their spare cells blank; the title
+    says how to read the colours."""
     ncols = max(len(images) for images in rows.values())
     nrows = len(rows)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.1 * ncols + 1.2, 1.15 * nrows),
-                             squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.1 * ncols + 2.0, 1.15 * nrows + 0.5),
+                             squeeze=False, layout="constrained")
     for row, (label, images) in enumerate(rows.items()):
+        images = [_as_image(image) for image in images]
+        low, high = min(i.min() for i in images), max(i.max() for i in images)
+        if signed:
+            high = max(-low, high) or 1.0
+            low = -high
         for col, ax in enumerate(axes[row]):
             ax.set_xticks([])
             ax.set_yticks([])
             if col < len(images):
-                ax.imshow(_as_image(images[col]), cmap="gray", interpolation="nearest")
+                shown = ax.imshow(images[col], cmap="RdBu_r" if signed else "gray", vmin=low,
+                                  vmax=high, interpolation="nearest")
             else:
                 ax.axis("off")
         axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+        bar = fig.colorbar(shown, ax=axes[row].tolist(), shrink=0.9)
+        bar.ax.tick_params(labelsize=7)
+        if colorbar_label:
+            bar.set_label(colorbar_label, fontsize=7)
+    reading = ("one scale per row, centred at zero: red positive, blue negative" if signed
+               else "one grey scale per row: light = large")
+    fig.suptitle(f"{title}\n({reading})" if title else reading, fontsize=10)
     return _finish(fig, save)
 
 
@@ -204,9 +255,12 @@ def activation_stats(steps, runs, layers, save=None):
             for j, layer in enumerate(layers):
                 ax.plot(steps, values[:, j].tolist(), styles[r % len(styles)], color=f"C{j}",
                         label=f"{layer}, {name}")
-        ax.set_xlabel("training step")
+        ax.set_xlabel("training step (batches)")
         ax.set_ylabel(f"{stat} of the layer's output")
-        ax.set_ylim(bottom=0)
+        ax.set_title(f"The {'mean' if stat == 'mean' else 'standard deviation'} of each layer's "
+                     "output")
+        lowest = min(torch.as_tensor(values[stat]).min().item() for values in runs.values())
+        ax.set_ylim(bottom=min(0, lowest))
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7, ncol=len(runs), loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
@@ -230,9 +284,10 @@ def generalization_gap(histories, save=None):
         ax.set_ylim(min(later) - pad, max(later) + pad)
     ax.set_xlabel("epoch")
     ax.set_ylabel("test acc. - train acc. (points)")
+    ax.set_title("Test minus train accuracy (epoch 1 off the scale)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
     fig.tight_layout()
     return _finish(fig, save)
 
@@ -245,12 +300,15 @@ def time_to_accuracy(runs, target=99.4, save=None):
         ax.plot([h["seconds"] for h in history], [h["test_acc"] for h in history], ".-",
                 label=name)
     ax.axhline(target, color="black", linestyle=":", label=f"target {target}%")
-    ax.set_ylim(98.5, 99.75)  # the last percent and a half, where the runs differ
+    # the last percent and a half, where the runs differ; earlier epochs fall below
+    top = max(h["test_acc"] for history in runs.values() for h in history)
+    ax.set_ylim(98.5, max(99.75, top + 0.05))
     ax.set_xlim(left=0)
     ax.set_xlabel("seconds of training, evaluations and compiling included")
     ax.set_ylabel("test accuracy (%)")
+    ax.set_title("Test accuracy against training time (one dot per epoch)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
     fig.tight_layout()
     return _finish(fig, save)
 
@@ -268,21 +326,28 @@ def confusion_matrix(true, pred, num_classes=10):
 
 
 def confusion_figure(cm, save=None):
-    """The confusion matrix as an image, with the count written in every cell."""
+    """The confusion matrix, with the count written in every cell. The colours show the
+    mistakes only, on their own scale from zero (a cell of 1 stands out next to the 0s);
+    the diagonal, the correct predictions, is grey."""
     cm = torch.as_tensor(cm)
     k = cm.shape[0]
-    fig, ax = plt.subplots(figsize=(6, 5.5))
-    ax.imshow(cm.numpy(), cmap="Blues")
-    middle = (cm.min().item() + cm.max().item()) / 2  # imshow spans min..max
+    mistakes = cm.to(torch.float64, copy=True).fill_diagonal_(float("nan"))  # NaN: grey
+    most = max(int(mistakes.nan_to_num().max()), 1)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    shown = ax.imshow(mistakes.numpy(), cmap=plt.get_cmap("Reds").with_extremes(bad="0.85"),
+                      vmin=0, vmax=most)
+    fig.colorbar(shown, ax=ax, label="mistakes (count; diagonal: correct, grey)")
     for t in range(k):
         for p in range(k):
             count = cm[t, p].item()
             ax.text(p, t, str(count), ha="center", va="center", fontsize=7,
-                    color="white" if count > middle else "black")
+                    color="white" if t != p and count > 0.6 * most else "black")
     ax.set_xticks(range(k))
     ax.set_yticks(range(k))
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(f"Confusion matrix: {int(cm.sum()):,} images, "
+                 f"{int(cm.sum() - cm.trace()):,} mistakes")
     fig.tight_layout()
     return _finish(fig, save)
 
@@ -295,23 +360,30 @@ def seeds_figure(study, targets=(99.4, 99.6), save=None):
     for i, run in enumerate(study["per_seed"]):
         epochs = range(1, len(run["test_acc"]) + 1)
         ax_runs.plot(epochs, run["test_acc"], color=f"C{i}", label=f"seed {run['seed']}")
+    n = len(study["per_seed"])
+    offsets = [(i - (n - 1) / 2) * 0.05 for i in range(n)]  # sideways, so equal values show
     for key, x in (("final", 0), ("best", 1)):
         values = [run[f"{key}_test_acc"] for run in study["per_seed"]]
-        ax_dots.scatter([x] * len(values), values, color=[f"C{i}" for i in range(len(values))])
+        ax_dots.scatter([x + o for o in offsets], values, color=[f"C{i}" for i in range(n)])
         mean = study[key]["mean"]
-        ax_dots.hlines(mean, x - 0.25, x + 0.25, color="black")
-        ax_dots.annotate(f"mean {mean:.2f}%", (x + 0.27, mean), fontsize=8, va="center")
+        ax_dots.hlines(mean, x - 0.3, x + 0.3, color="black")
+        ax_dots.annotate(f"mean {mean:.2f}%", (x + 0.32, mean), fontsize=8, va="center",
+                         bbox=dict(facecolor="white", edgecolor="none", pad=1))
     ax_dots.set_xticks([0, 1], ["final epoch", "best epoch"])
     ax_dots.set_xlim(-0.5, 1.9)
     for ax in (ax_runs, ax_dots):
-        for target in targets:
-            ax.axhline(target, color="gray", linestyle=":")
+        for j, target in enumerate(targets):
+            ax.axhline(target, color="black" if j == 0 else "gray", linestyle=":",
+                       label=f"target {target}%" if j == 0 else f"{target}%")
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
     ax_runs.set_ylim(max(98.8, min(min(r["test_acc"]) for r in study["per_seed"]) - 0.05), None)
     ax_runs.set_xlabel("epoch")
+    ax_runs.set_title("Test accuracy per epoch (early epochs below the axis)", fontsize=10)
+    ax_dots.set_title("Each seed (colours as left) and the mean", fontsize=10)
     ax_runs.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax_runs.legend(fontsize=8)
+    ax_runs.legend(fontsize=8, ncol=math.ceil((n + len(targets)) / 2), loc="upper center",
+                   bbox_to_anchor=(0.5, -0.2))
     fig.suptitle(f"{study['seeds']} seeds of the same recipe")
     fig.tight_layout()
     return _finish(fig, save)
