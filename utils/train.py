@@ -671,7 +671,7 @@ def save_run(args, out, model, ema, params, device, history):
     save_weights(saved, out / "weights.pt", args.model, model_options(args))
     save_json(metrics, out / "metrics.json")
     from utils.plot import curves  # matplotlib only once there is something to draw
-    curves(history, target=args.target, save=out / "curves.png")
+    curves(history, target=args.target, save=out / "curves.png", held_out=metrics["evaluated_on"])
     return metrics
 
 
