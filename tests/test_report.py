@@ -80,3 +80,20 @@ def test_span_and_notebook_titles_as_the_readme_writes_them(tmp_path):
         path = tmp_path / "nb.ipynb"
         path.write_text(json.dumps({"cells": [{"source": [first_line, "more"]}]}))
         assert report.notebook_title(path) == title
+
+
+def test_a_steps_expectations_and_its_line_come_from_its_files(capsys):
+    study = report.load_asset("steps/01.json")
+    report.expectations("01")
+    printed = capsys.readouterr().out
+    seconds = [r["total_seconds"] / 60 for r in study["per_seed"]]
+    assert f"took {min(seconds):.1f} to {max(seconds):.1f} minutes per run" in printed
+    assert f"{study['final']['mean']:.2f}% test accuracy" in printed and "TRAIN = False" in printed
+    report.expectations("09")  # no study of its own under steps/: the notebook's run
+    run = report.load_asset("metrics/09.json")["summary"]
+    assert f"{run['last_test_acc']:.2f}% test accuracy at the last epoch of that run" in capsys.readouterr().out
+    studies = report.step_studies()
+    second = list(studies)[1]
+    report.step_line(second)
+    g = report.paired_gain(studies[list(studies)[0]], studies[second])
+    assert f"{g['mean']:+.3f} points, standard error {g['se']:.3f}" in capsys.readouterr().out

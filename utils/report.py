@@ -267,6 +267,48 @@ def step_studies(folder=None):
     return load_jsons(folder or ASSETS / "steps")
 
 
+def expectations(step):
+    """What a step's notebook costs and gives, from its committed files: how long training
+    took, what it ended at, and what TRAIN = False does instead. With a 5-seed study of the
+    step (assets/steps/), its runs give both; otherwise the notebook's committed run."""
+    run = load_asset(f"metrics/{step}.json")
+    epochs = run["recipe"]["epochs"]
+    study = load_asset(f"steps/{step}.json") if (ASSETS / "steps" / f"{step}.json").exists() else None
+    if study:
+        seconds = [r["total_seconds"] for r in study["per_seed"]]
+        f = study["final"]
+        took = (f"{epochs} epochs took {min(seconds) / 60:.1f} to {max(seconds) / 60:.1f} minutes "
+                f"per run, {study['seeds']} runs from the command line")
+        expect = (f"{f['mean']:.2f}% test accuracy at the last epoch on average over those "
+                  f"{study['seeds']} seeds (std {f['std']:.2f}, lowest {f['min']:.2f}%)")
+    else:
+        took = (f"{epochs} epochs took {run['summary']['total_seconds'] / 60:.1f} minutes in "
+                "this notebook's committed run")
+        expect = f"{run['summary']['last_test_acc']:.2f}% test accuracy at the last epoch of that run"
+    print(f"Training: {took}, on two busy CPU cores (one thread per run, two runs at a time); "
+          f"on a GPU: not measured for this step.\nExpect: {expect}; another seed, CPU or GPU moves "
+          "it a little.\nTRAIN = False (or WORKBOOK_TRAIN=0) loads the committed weights and "
+          "history in a second instead, and every later cell works the same.")
+
+
+def step_line(step):
+    """A step's line of the path's seed studies: its 5 seeds' final-epoch mean, and the
+    paired gain over the step before, to quote next to the notebook's single run."""
+    studies = step_studies()
+    steps = list(studies)
+    study = studies[step]
+    f = study["final"]
+    print(f"step {step} over {study['seeds']} seeds (python -m utils.seeds --name steps/{step}): "
+          f"final-epoch test accuracy {f['mean']:.3f}% on average, std {f['std']:.3f}, "
+          f"lowest {f['min']:.2f}%, highest {f['max']:.2f}%")
+    if steps.index(step) > 0:
+        before = steps[steps.index(step) - 1]
+        g = paired_gain(studies[before], study)
+        print(f"paired gain over step {before}, seed by seed: {g['mean']:+.3f} points, standard "
+              f"error {g['se']:.3f} ({g['mean'] / g['se']:+.1f} SE), better on {g['improved']} "
+              f"of {g['n']} seeds")
+
+
 def step_gains_table(studies):
     """One row per step: its seeds' final-epoch mean ± std, and what it bought: the paired
     gain over the step before (mean, standard error, seeds that improved)."""
