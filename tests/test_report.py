@@ -97,3 +97,8 @@ def test_a_steps_expectations_and_its_line_come_from_its_files(capsys):
     report.step_line(second)
     g = report.paired_gain(studies[list(studies)[0]], studies[second])
     assert f"{g['mean']:+.3f} points, standard error {g['se']:.3f}" in capsys.readouterr().out
+
+
+def test_a_step_without_a_study_says_so_instead_of_failing(capsys):
+    report.step_line("99")
+    assert "step 99 has no committed 5-seed study yet" in capsys.readouterr().out

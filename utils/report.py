@@ -296,6 +296,10 @@ def step_line(step):
     paired gain over the step before, to quote next to the notebook's single run."""
     studies = step_studies()
     steps = list(studies)
+    if step not in studies:
+        print(f"step {step} has no committed 5-seed study yet (assets/steps/{step}.json): its "
+              "single run above is all there is, and its gain over the step before is not known.")
+        return
     study = studies[step]
     f = study["final"]
     print(f"step {step} over {study['seeds']} seeds (python -m utils.seeds --name steps/{step}): "
