@@ -238,9 +238,8 @@ def paired_table(control, studies, control_label="control"):
              f"| {statistics.mean(base.values()):.3f}% | | | | |"]
     for study in studies:
         g = paired_gain(control, study)
-        ratio = f"{g['mean'] / g['se']:+.1f}" if g["se"] else "n/a"
         lines.append(f"| `{command_options(study)}` | {g['n']} | {g['study_mean']:.3f}% "
-                     f"| {g['mean']:+.3f} | {g['se']:.3f} | {ratio} "
+                     f"| {g['mean']:+.3f} | {g['se']:.3f} | {g['in_se']} "
                      f"| {min(g['d']):+.2f}, {max(g['d']):+.2f} |")
     return "\n".join(lines)
 
@@ -256,8 +255,9 @@ def paired_gain(control, study):
     if len(shared) < 2:
         raise ValueError(f"{study['command']} shares fewer than 2 seeds with the control")
     d = [acc[seed] - base[seed] for seed in shared]
-    return dict(seeds=shared, d=d, n=len(d), mean=statistics.mean(d),
-                se=statistics.stdev(d) / len(d) ** 0.5, improved=sum(x > 0 for x in d),
+    mean, se = statistics.mean(d), statistics.stdev(d) / len(d) ** 0.5
+    return dict(seeds=shared, d=d, n=len(d), mean=mean, se=se,
+                in_se=f"{mean / se:+.1f}" if se else "n/a", improved=sum(x > 0 for x in d),
                 study_mean=statistics.mean(acc[seed] for seed in shared))
 
 
@@ -309,7 +309,7 @@ def step_line(step):
         before = steps[steps.index(step) - 1]
         g = paired_gain(studies[before], study)
         print(f"paired gain over step {before}, seed by seed: {g['mean']:+.3f} points, standard "
-              f"error {g['se']:.3f} ({g['mean'] / g['se']:+.1f} SE), better on {g['improved']} "
+              f"error {g['se']:.3f} ({g['in_se']} SE), better on {g['improved']} "
               f"of {g['n']} seeds")
 
 
@@ -328,9 +328,7 @@ def step_gains_table(studies):
             cells += ["", "", "", ""]
         else:
             g = paired_gain(before, study)
-            cells += [f"{g['mean']:+.3f}", f"{g['se']:.3f}",
-                      f"{g['mean'] / g['se']:+.1f}" if g["se"] else "n/a",
-                      f"{g['improved']} of {g['n']}"]
+            cells += [f"{g['mean']:+.3f}", f"{g['se']:.3f}", g["in_se"], f"{g['improved']} of {g['n']}"]
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
         before = study
     return "\n".join(lines)

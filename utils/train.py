@@ -7,7 +7,6 @@ The defaults are the final recipe of the workbook (notebook 09).
 """
 import argparse
 import inspect
-import json
 import math
 import os
 import random
@@ -22,7 +21,7 @@ from tqdm.auto import tqdm
 
 from utils import data
 from utils.models import MODELS, build_model, count_parameters
-from utils.report import atomic_write, publishing, save_json
+from utils.report import ASSETS, atomic_write, load_asset, publishing, save_json
 
 
 # --- setup ---------------------------------------------------------------------------------
@@ -433,7 +432,7 @@ def train_switch():
 def committed_weights(step):
     """Where notebook `step`'s committed weights live: next to its metrics in assets/, but for
     the final model's, which the README and notebook 10 know as final_weights.pt."""
-    return data.REPO_ROOT / "assets" / ("final_weights.pt" if step == "09" else f"metrics/{step}.pt")
+    return ASSETS / ("final_weights.pt" if step == "09" else f"metrics/{step}.pt")
 
 
 def load_committed_run(step, model):
@@ -452,7 +451,7 @@ def load_committed_run(step, model):
         print(f"TRAIN = False, but the committed weights of step {step} do not fit the model "
               "in the cell, which was changed: training it instead.")
         return None
-    history = json.loads((data.REPO_ROOT / "assets" / "metrics" / f"{step}.json").read_text())["history"]
+    history = load_asset(f"metrics/{step}.json")["history"]
     last = history[-1]
     print(f"TRAIN = False: loaded the committed weights of step {step}'s run ({len(history)} "
           f"epochs, last test accuracy {last['test_acc']:.2f}%) and its history, instead of "
