@@ -1,7 +1,7 @@
-"""Notebook 13's self-checking exercises: each check cell answers "not answered yet" while the
-learner's `answer` is None, "right" for a right one and "not quite: ..." for anything else, and
-never raises, so that the notebook runs green in CI whether or not it has been answered. The
-check cells are run here as they stand in the committed notebook, without a kernel."""
+"""Notebook 13's exercises, checked by the shared utils.exercises.check: each check cell says
+"not answered yet" while the learner's answer is None, ✅ for a right answer or a fair rounding
+of it, ❌ with a hint of its own for a typical wrong formula, and never raises. The check cells
+are run here as they stand in the committed notebook, without a kernel."""
 import contextlib
 import io
 import json
@@ -10,57 +10,87 @@ import statistics
 
 import pytest
 
-from utils import report
+from utils import exercises, report
 
 NOTEBOOK = report.REPO_ROOT / "notebooks" / "13_how_sure.ipynb"
 DIFFERENCES = [0.01, -0.03, 0.07, 0.1, 0.06, -0.03]
 SPREAD = 0.058
-
-
-def cell_starting_with(first_line):
-    cells = [c for c in json.loads(NOTEBOOK.read_text())["cells"] if c["cell_type"] == "code"]
-    found = [c for c in cells if "".join(c["source"]).startswith(first_line)]
-    assert len(found) == 1, f"notebook 13 should have one code cell starting {first_line!r}"
-    return "".join(found[0]["source"])
-
-
-def run_check(first_line, **names):
-    """What the check cell prints, run with `names` as the notebook's variables."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(cell_starting_with(first_line), dict(names))
-    return out.getvalue().strip()
-
-
+FIVE = [99.53, 99.56, 99.52, 99.54, 99.63]
+HEAD_DROPOUT = {"mean": -0.026, "se": 0.018}
 WRONG = ["abc", [0.02], {}, object(), float("nan"), float("inf"), -1, 0, True, 1e300]
 
 
+def cell_with(text):
+    cells = [c for c in json.loads(NOTEBOOK.read_text())["cells"] if c["cell_type"] == "code"]
+    found = ["".join(c["source"]) for c in cells if text in "".join(c["source"])]
+    assert len(found) == 1, f"notebook 13 should have one code cell with {text!r}"
+    return found[0]
+
+
+def run_check(name, answer, **names):
+    """What the check cell of the exercise answered in `name` prints for `answer`."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(cell_with(f"exercises.check({name}"),
+             dict(exercises=exercises, math=math, statistics=statistics, **{name: answer}, **names))
+    return out.getvalue().strip()
+
+
 def test_exercise_cells_start_unanswered():
-    for n in (1, 2):
-        assert "answer = None" in cell_starting_with(f"# Exercise {n}")
+    for name in ("standard_error", "seeds_needed", "choice", "upper_end"):
+        assert f"{name} = None" in cell_with(f"{name} = None")
 
 
 def test_the_standard_error_check():
-    check = "# Check exercise 1"
+    run = lambda answer: run_check("standard_error", answer, differences=DIFFERENCES)
     right = statistics.stdev(DIFFERENCES) / math.sqrt(len(DIFFERENCES))
-    assert run_check(check, answer=None, differences=DIFFERENCES) == "not answered yet"
-    for answer in (right, round(right, 3), str(round(right, 4))):
-        assert run_check(check, answer=answer, differences=DIFFERENCES) == "right"
-    for answer in [statistics.stdev(DIFFERENCES), statistics.pstdev(DIFFERENCES) / math.sqrt(6),
-                   statistics.stdev(DIFFERENCES) / 6, *WRONG]:
-        assert run_check(check, answer=answer, differences=DIFFERENCES).startswith("not quite")
+    assert run(None).startswith("❌ not answered yet")
+    for answer in (right, round(right, 3), str(round(right, 4)), 0.02, "0.02"):  # 0.02: fair rounding
+        assert run(answer).startswith("✅"), answer
+    assert "standard deviation of the differences" in run(statistics.stdev(DIFFERENCES))
+    assert "statistics.pstdev" in run(statistics.pstdev(DIFFERENCES) / math.sqrt(6))
+    assert "statistics.pstdev" in run("0.020")  # three decimals: 0.020 is not 0.022
+    assert "not by n" in run(statistics.stdev(DIFFERENCES) / 6)
+    for answer in WRONG:
+        assert run(answer).startswith("❌"), answer
 
 
 def test_the_number_of_seeds_check():
-    check = "# Check exercise 2"
+    run = lambda answer: run_check("seeds_needed", answer, spread=SPREAD, lead=0.03, bar=2.5)
     exact = (2.5 * SPREAD / 0.03) ** 2
-    assert run_check(check, answer=None, spread=SPREAD) == "not answered yet"
+    assert run(None).startswith("❌ not answered yet")
     for answer in (exact, math.ceil(exact), str(math.ceil(exact))):
-        assert run_check(check, answer=answer, spread=SPREAD).startswith("right")
-    for answer in [2.5 * SPREAD / 0.03, (SPREAD / 0.03) ** 2, 10, *WRONG]:
-        assert run_check(check, answer=answer, spread=SPREAD).startswith("not quite")
+        assert run(answer).startswith("✅"), answer
+    assert "square of that ratio" in run(2.5 * SPREAD / 0.03)
+    assert "not one" in run((SPREAD / 0.03) ** 2)
+    for answer in [10, *WRONG]:
+        assert run(answer).startswith("❌"), answer
 
 
-@pytest.mark.parametrize("n", [1, 2])
-def test_a_check_run_before_its_exercise_does_not_raise(n):
-    assert run_check(f"# Check exercise {n}").startswith("not answered yet")
+def test_the_within_the_noise_check():
+    run = lambda answer: run_check("choice", answer, head_dropout=HEAD_DROPOUT)
+    assert run(" B ").startswith("✅")
+    for answer in ("a", "c", *WRONG):
+        assert run(answer).startswith("❌"), answer
+
+
+def test_the_95_percent_range_check():
+    run = lambda answer: run_check("upper_end", answer, five=FIVE)
+    mean, se = statistics.mean(FIVE), statistics.stdev(FIVE) / math.sqrt(5)
+    for answer in (mean + 2.78 * se, round(mean + 2.78 * se, 3), f"{mean + 2.78 * se:.3f}%"):
+        assert run(answer).startswith("✅"), answer
+    assert "Student's t" in run(mean + 2 * se)
+    assert "ten seeds" in run(mean + 2.26 * se)
+    assert "one new run" in run(mean + 2 * statistics.stdev(FIVE))
+    assert "three decimals" in run(round(mean + 2.78 * se, 1))  # a fair but coarse rounding
+    for answer in WRONG:
+        assert run(answer).startswith("❌"), answer
+
+
+@pytest.mark.parametrize("name", ["standard_error", "seeds_needed", "choice", "upper_end"])
+def test_a_check_run_before_its_exercise_does_not_raise(name):
+    """Run before its exercise cell: a NameError there is the kernel's, not the check's; with
+    its data present and no answer yet, it says so."""
+    names = dict(differences=DIFFERENCES, spread=SPREAD, lead=0.03, bar=2.5,
+                 head_dropout=HEAD_DROPOUT, five=FIVE)
+    assert run_check(name, None, **names).startswith("❌ not answered yet")

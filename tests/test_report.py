@@ -89,8 +89,12 @@ def test_a_steps_expectations_and_its_line_come_from_its_files(capsys):
     seconds = [r["total_seconds"] / 60 for r in study["per_seed"]]
     assert f"took {min(seconds):.1f} to {max(seconds):.1f} minutes per run" in printed
     assert f"{study['final']['mean']:.2f}% test accuracy" in printed and "TRAIN = False" in printed
-    report.expectations("09")  # no study of its own under steps/: the notebook's run
-    run = report.load_asset("metrics/09.json")["summary"]
+    report.expectations("09")  # the final step: the final model's 10-seed study
+    final = report.load_asset("seeds.json")["final"]
+    assert f"{final['mean']:.2f}% test accuracy at the last epoch on average over those 10 seeds" \
+        in capsys.readouterr().out
+    report.expectations("11")  # no seed study of its own: the notebook's run
+    run = report.load_asset("metrics/11.json")["summary"]
     assert f"{run['last_test_acc']:.2f}% test accuracy at the last epoch of that run" in capsys.readouterr().out
     studies = report.step_studies()
     second = list(studies)[1]

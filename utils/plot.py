@@ -451,7 +451,7 @@ def step_gains_figure(studies, target=99.4, save=None):
     low = min(min(r["final_test_acc"] for r in s["per_seed"]) for s in studies.values())
     ax_acc.set_ylim(low - 0.1, max(target, max(s["final"]["max"] for s in studies.values())) + 0.1)
     ax_acc.set_ylabel("final-epoch test accuracy (%)")
-    ax_acc.set_title(f"Each step over {max(s['seeds'] for s in studies.values())} seeds")
+    ax_acc.set_title("Each step, seed by seed")
     ax_gain.set_ylabel("gain over the step before (points)")
     ax_gain.set_title("What each step bought, paired seed by seed")
     for ax in (ax_acc, ax_gain):

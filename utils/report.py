@@ -262,9 +262,13 @@ def paired_gain(control, study):
 
 
 def step_studies(folder=None):
-    """The 5-seed study of every step of the path (python -m utils.seeds --name steps/NN),
-    {step: study}, in path order."""
-    return load_jsons(folder or ASSETS / "steps")
+    """The seed study of every step of the path, {step: study}, in path order: steps 01 to
+    08 from `python -m utils.seeds --name steps/NN` (seeds 0 to 4), the final step 09 from
+    the final model's 10-seed study (seeds.json, seeds 0 to 9), which holds the same five."""
+    studies = load_jsons(folder or ASSETS / "steps")
+    if folder is None and (ASSETS / "seeds.json").exists():
+        studies["09"] = load_asset("seeds.json")
+    return studies
 
 
 def expectations(step):
@@ -273,7 +277,7 @@ def expectations(step):
     step (assets/steps/), its runs give both; otherwise the notebook's committed run."""
     run = load_asset(f"metrics/{step}.json")
     epochs = run["recipe"]["epochs"]
-    study = load_asset(f"steps/{step}.json") if (ASSETS / "steps" / f"{step}.json").exists() else None
+    study = step_studies().get(step)
     if study:
         seconds = [r["total_seconds"] for r in study["per_seed"]]
         f = study["final"]
@@ -302,9 +306,11 @@ def step_line(step):
         return
     study = studies[step]
     f = study["final"]
-    print(f"step {step} over {study['seeds']} seeds (python -m utils.seeds --name steps/{step}): "
-          f"final-epoch test accuracy {f['mean']:.3f}% on average, std {f['std']:.3f}, "
-          f"lowest {f['min']:.2f}%, highest {f['max']:.2f}%")
+    made = ("the final model's study, seeds.json" if not (ASSETS / "steps" / f"{step}.json").exists()
+            else f"python -m utils.seeds --name steps/{step}")
+    print(f"step {step} over {study['seeds']} seeds ({made}): "
+          f"final-epoch test accuracy {f['mean']:.3f}% on average, std {f['std']:.3f}, lowest "
+          f"{f['min']:.2f}%, highest {f['max']:.2f}%")
     if steps.index(step) > 0:
         before = steps[steps.index(step) - 1]
         g = paired_gain(studies[before], study)
@@ -335,12 +341,12 @@ def step_gains_table(studies):
 
 
 def versions_table(before, after):
-    """The final model before v2 (its study, saved as seeds_v1.json) against the committed
-    one, on the test seeds they share. The saved command of the first built the model of
+    """The final model without its head Dropout (its study, saved as seeds_v1.json) against
+    the committed one, on the test seeds they share. The saved command of the first built the model of
     its day; with the committed code that model is `--head-dropout 0`."""
     before = dict(before, command=f"{before['command']} --head-dropout 0")
     after = dict(after, command=f"{after['command']} --head-dropout 0.1")  # the default, said
-    return paired_table(before, [after], control_label="v1: no head Dropout")
+    return paired_table(before, [after], control_label="the final model without its head Dropout")
 
 
 def paired_folder_table(studies_by_name):
