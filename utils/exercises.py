@@ -39,7 +39,10 @@ def as_number(answer):
         if isinstance(node, ast.Constant) and type(node.value) in (int, float):
             return node.value
         if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
-            return _OPERATORS[type(node.op)](value(node.left), value(node.right))
+            left, right = value(node.left), value(node.right)
+            if isinstance(node.op, ast.Pow) and abs(right) > 100:  # 2**1000**1000 would never end
+                raise ValueError(f"{answer!r} has a power too large to be an answer here")
+            return _OPERATORS[type(node.op)](left, right)
         if isinstance(node, ast.UnaryOp) and type(node.op) in _OPERATORS:
             return _OPERATORS[type(node.op)](value(node.operand))
         raise ValueError(f"{answer!r} is not a number or arithmetic on numbers")
@@ -73,10 +76,10 @@ def check(answer, expected, hint="", tolerance=0.0):
         if isinstance(expected, torch.Tensor) and expected.numel() > 1:
             return _check_tensor(answer, expected, hint, tolerance or 1e-5)
         if isinstance(expected, str):
-            given = str(answer).strip().lower()
-            return _say(given == expected.strip().lower(),
-                        f"{'right' if given == expected.strip().lower() else 'not yet'}: "
-                        f"you answered {answer!r}.", hint)
+            # "b", " B", "(b)" and "b." are the same choice
+            given, wanted = (str(text).strip().strip("().").strip().lower() for text in (answer, expected))
+            return _say(given == wanted, f"{'right' if given == wanted else 'not yet'}: "
+                                         f"you answered {answer!r}.", hint)
         try:
             number = as_number(answer)
         except ValueError as error:
