@@ -149,13 +149,14 @@ class LightGAP(nn.Sequential):
 
 class FinalNet(nn.Sequential):
     """Steps 07 to 09, the workbook's final model: the parameters freed by GAP go into a
-    third conv before the pool (strokes are combined into parts at RF 7, not 5) and into
-    wider layers after it (24 channels). A conv's parameters do not depend on the size of
-    its map, so the width goes where the digit's parts are combined and where, after GAP,
-    each channel becomes one feature for the classifier. Steps 07 and 08 build it with step
-    06's Dropout: FinalNet(dropout=0.05, head_dropout=0). The defaults are the final
-    recipe's (notebook 09): Dropout2d 0.02, and an nn.Dropout(0.1) on the 24 pooled features
-    the classifier reads (notebook 11 measures its cost at other widths)."""
+    third conv before the pool (max-pooling then summarizes pieces of stroke at RF 7, not
+    edges at 5) and into wider layers after it (24 channels). A conv's parameters do not
+    depend on the size of its map, so the width goes where the digit's parts are combined
+    and where, after GAP, each channel becomes one feature for the classifier. Steps 07 and
+    08 build it with step 06's Dropout: FinalNet(dropout=0.05, head_dropout=0). The
+    defaults are the final recipe's (notebook 09): Dropout2d 0.02, and an nn.Dropout(0.1)
+    on the 24 pooled features the classifier reads (notebook 11 measures its cost at other
+    widths)."""
 
     def __init__(self, dropout=0.02, head_dropout=0.1):
         super().__init__(
