@@ -253,6 +253,11 @@ def test_class_activation_maps_share_one_symmetric_scale_per_row():
     assert all("class score" in bar.get_ylabel() for bar in bars)
     assert bars[1].get_ylim()[1] > 5 * bars[0].get_ylim()[1]
     plt.close(fig)
+    # maps that are not a class's own (a difference of two) get their own title and label
+    fig = plot.class_activation_maps(images, maps, titles, title="A minus B", colorbar_label="A - B")
+    assert fig.get_suptitle() == "A minus B"
+    assert all(bar.get_ylabel() == "A - B" for bar in fig.axes[8:])
+    plt.close(fig)
 
 
 def test_image_rows_draws_one_row_per_entry_and_blanks_the_spare_cells():

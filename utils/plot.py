@@ -172,9 +172,11 @@ def step_panels(steps, target=99.4, ncols=4, save=None):
     return _finish(fig, save)
 
 
-def class_activation_maps(images, maps, titles, save=None):
+def class_activation_maps(images, maps, titles, save=None, title=None, colorbar_label=None):
     """Each image, then its class activation maps: `maps` is (N, K, h, w), one map per class
-    the row shows, `titles` N lists of K+1 titles (the image's, then each map's).
+    the row shows, `titles` N lists of K+1 titles (the image's, then each map's). `title` and
+    `colorbar_label` replace the figure's title and the colour bars' label, for maps that are
+    not a class's own (the difference of two classes' maps, say).
 
     A map is the class score at each position (its average is the class's score, the
     logit), upsampled to the image's size and drawn on a diverging scale centred at zero:
@@ -198,10 +200,10 @@ def class_activation_maps(images, maps, titles, save=None):
             ax.set_title(titles[row][col], fontsize=8)
             ax.axis("off")
         bar = fig.colorbar(shown, ax=axes[row, 1:].tolist(), shrink=0.9)
-        bar.set_label("class score\nat that position", fontsize=7)
+        bar.set_label(colorbar_label or "class score\nat that position", fontsize=7)
         bar.ax.tick_params(labelsize=7)
-    fig.suptitle("Class activation maps: red for the class, blue against it\n"
-                 "(one scale per row; black line: the digit's ink)", fontsize=10)
+    fig.suptitle(title or "Class activation maps: red for the class, blue against it\n"
+                          "(one scale per row; black line: the digit's ink)", fontsize=10)
     return _finish(fig, save)
 
 
