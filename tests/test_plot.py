@@ -279,6 +279,12 @@ def test_image_rows_put_each_row_on_one_scale():
         assert limits == {(images.min().item(), images.max().item())}
         assert fig.axes[4 * row].images[0].get_cmap().name == "gray"
     assert [bar.get_ylabel() for bar in fig.axes[8:]] == ["activation", "activation"]
+    plt.close(fig)
+    # rows that hold different things (an input, then feature maps) get a label each
+    fig = plot.image_rows({"small": small, "large": large},
+                          colorbar_label={"small": "pixel", "large": "after ReLU"})
+    assert [bar.get_ylabel() for bar in fig.axes[8:]] == ["pixel", "after ReLU"]
+    plt.close(fig)
 
 
 def test_image_rows_signed_centres_each_row_at_zero():

@@ -211,7 +211,8 @@ def image_rows(rows, title=None, save=None, signed=False, colorbar_label=None):
     """One row of small images per entry of `rows`, {row label: images (K, H, W) or
     (K, 1, H, W)}, the label on the left: a conv layer's filters, or the feature maps of one
     digit after each block. The images of a row share one scale, with its colour bar on the
-    right (labelled `colorbar_label`): grey, light for large values, or with `signed=True`
+    right (labelled `colorbar_label`, or `colorbar_label[row label]` when it is a dict, for
+    rows that hold different things): grey, light for large values, or with `signed=True`
     (weights, values of both signs) a diverging scale centred at zero, red positive, blue
     negative, white zero. Rows of different lengths leave their spare cells blank; the title
     says how to read the colours."""
@@ -236,8 +237,9 @@ def image_rows(rows, title=None, save=None, signed=False, colorbar_label=None):
         axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
         bar = fig.colorbar(shown, ax=axes[row].tolist(), shrink=0.9)
         bar.ax.tick_params(labelsize=7)
-        if colorbar_label:
-            bar.set_label(colorbar_label, fontsize=7)
+        text = colorbar_label.get(label) if isinstance(colorbar_label, dict) else colorbar_label
+        if text:
+            bar.set_label(text, fontsize=7)
     reading = ("one scale per row, centred at zero: red positive, blue negative" if signed
                else "one grey scale per row: light = large")
     fig.suptitle(f"{title}\n({reading})" if title else reading, fontsize=10)
