@@ -106,3 +106,16 @@ def test_a_steps_expectations_and_its_line_come_from_its_files(capsys):
 def test_a_step_without_a_study_says_so_instead_of_failing(capsys):
     report.step_line("99")
     assert "step 99 has no committed 5-seed study yet" in capsys.readouterr().out
+
+
+def test_the_readme_table_gives_each_step_its_seeds_and_its_paired_gain():
+    studies = report.step_studies()
+    table = report.steps_table().splitlines()
+    first, second = list(studies)[:2]
+    g = report.paired_gain(studies[first], studies[second])
+    row = next(line for line in table if line.startswith(f"| [{second}]"))
+    assert f"| {studies[second]['final']['mean']:.2f}% ({g['mean']:+.2f} ± {g['se']:.2f}) |" in row
+    row = next(line for line in table if line.startswith(f"| [{first}]"))
+    assert f"| {studies[first]['final']['mean']:.2f}% |" in row  # the first step: no gain
+    row = next(line for line in table if line.startswith("| [00]"))
+    assert "|  |  |  |" in row  # the data notebook trains nothing: three empty cells

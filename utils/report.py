@@ -378,17 +378,26 @@ def steps_table(notebooks=None):
     """Every notebook, with its step's parameters and accuracy from assets/metrics/, a link
     and a Colab badge; then how long training takes, from the runs that timed it."""
     notebooks = notebooks or sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
-    lines = ["| notebook | lesson | parameters | test acc, last epoch (best) | |",
-             "|---|---|---:|---:|---|"]
+    lines = ["| notebook | lesson | parameters | test acc, last epoch (best) "
+             "| over seeds: mean (gain over the step before ± SE) | |",
+             "|---|---|---:|---:|---:|---|"]
     minutes = []
+    studies = step_studies()
+    steps = list(studies)
     for path in notebooks:
-        cells = ["", ""]
-        metrics = ASSETS / "metrics" / f"{path.name[:2]}.json"
+        cells = ["", "", ""]
+        step = path.name[:2]
+        metrics = ASSETS / "metrics" / f"{step}.json"
         if metrics.exists():
-            step = json.loads(metrics.read_text())
-            m = step["summary"]
-            cells = [f"{step['params']:,}", f"{m['last_test_acc']:.2f}% ({m['best_test_acc']:.2f}%)"]
+            run = json.loads(metrics.read_text())
+            m = run["summary"]
+            cells = [f"{run['params']:,}", f"{m['last_test_acc']:.2f}% ({m['best_test_acc']:.2f}%)", ""]
             minutes.append(m["total_seconds"] / 60)
+        if step in studies:
+            cells[2] = f"{studies[step]['final']['mean']:.2f}%"
+            if steps.index(step):
+                g = paired_gain(studies[steps[steps.index(step) - 1]], studies[step])
+                cells[2] += f" ({g['mean']:+.2f} ± {g['se']:.2f})"
         badge = (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
                  f"({repository.colab_url(path.name)})")
         lines.append(" | ".join([f"| [{path.name[:2]}](notebooks/{path.name})",
