@@ -306,8 +306,8 @@ def step_line(step):
         return
     study = studies[step]
     f = study["final"]
-    made = ("the final model's study, seeds.json" if not (ASSETS / "steps" / f"{step}.json").exists()
-            else f"python -m utils.seeds --name steps/{step}")
+    made = (f"python -m utils.seeds --name steps/{step}" if (ASSETS / "steps" / f"{step}.json").exists()
+            else "the final model's study, seeds.json")
     print(f"step {step} over {study['seeds']} seeds ({made}): "
           f"final-epoch test accuracy {f['mean']:.3f}% on average, std {f['std']:.3f}, lowest "
           f"{f['min']:.2f}%, highest {f['max']:.2f}%")
@@ -341,9 +341,9 @@ def step_gains_table(studies):
 
 
 def versions_table(before, after):
-    """The final model without its head Dropout (its study, saved as seeds_v1.json) against
-    the committed one, on the test seeds they share. The saved command of the first built the model of
-    its day; with the committed code that model is `--head-dropout 0`."""
+    """The final model without its head Dropout (its study, seeds_v1.json) against the one
+    with it, on the test seeds they share. The first study's saved command builds the model
+    with its head Dropout today, so its label says `--head-dropout 0`."""
     before = dict(before, command=f"{before['command']} --head-dropout 0")
     after = dict(after, command=f"{after['command']} --head-dropout 0.1")  # the default, said
     return paired_table(before, [after], control_label="the final model without its head Dropout")
