@@ -40,18 +40,6 @@ def test_runs_is_ignored_by_git_and_assets_is_not():
     assert "runs/" in ignored and not any(line.startswith("assets") for line in ignored)
 
 
-def test_the_readme_is_refreshed_only_when_publishing(tmp_path, monkeypatch, capsys):
-    readme = tmp_path / "README.md"
-    start, end = report.markers("results")
-    readme.write_text(f"{start}\nold\n{end}\n")
-    monkeypatch.delenv("WORKBOOK_PUBLISH", raising=False)
-    assert not report.write_readme(readme) and "old" in readme.read_text()
-    assert "WORKBOOK_PUBLISH=1" in capsys.readouterr().out
-    monkeypatch.setattr(report, "readme_blocks", lambda: {"results": "new"})
-    monkeypatch.setenv("WORKBOOK_PUBLISH", "1")
-    assert report.write_readme(readme) and "new" in readme.read_text()
-
-
 def test_results_table_and_readme_update(tmp_path):
     steps = [dict(step="01", title="baseline", model="baseline", params=109_706,
                   summary=summary(99.123, 99.0)),

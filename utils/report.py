@@ -473,16 +473,6 @@ def readme_blocks():
             "performance": performance_summary()}
 
 
-def write_readme(readme=README):
-    """Regenerate every block of README.md from assets/ (notebook 10 calls this when
-    publishing); returns whether it did. A learner's run leaves the README as committed."""
-    if not publishing() or smoke_mode():
-        print("README.md left as committed (WORKBOOK_PUBLISH=1 refreshes it from assets/)")
-        return False
-    update_readme(readme_blocks(), readme)
-    return True
-
-
 # Seed 0 of each way of training in assets/speed/, for the README's figure.
 SPEED_FIGURE = {
     "fp32_15epochs": "float32, 15 epochs",
