@@ -2,8 +2,9 @@
 
 The workbook's own results live in assets/ (tracked by git). A notebook or study run by a
 learner writes what it produces under runs/ (ignored by git), so re-running a step never
-replaces the committed results; a maintainer sets WORKBOOK_PUBLISH=1 to write into assets/
-and refresh the README, which is how the committed outputs are made. In smoke mode outputs
+replaces the committed results; a maintainer sets WORKBOOK_PUBLISH=1 to write into assets/,
+which is how the committed outputs are made, then runs `python -m utils.report` to refresh
+the README. In smoke mode outputs
 go to runs/smoke/, whatever the switch. Files are written atomically (a temp file, then a
 rename), so an interrupted run never leaves half a file.
 """
