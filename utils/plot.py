@@ -432,8 +432,9 @@ def step_gains_figure(studies, target=99.4, save=None):
     Left: every seed's final-epoch test accuracy (dots, spread sideways so equal values stay
     visible) and the mean ± std. Right: the paired gain over the step before, seed by seed
     (dots) and its mean ± one standard error."""
-    from utils.report import paired_gain  # utils.report is imported by this module
+    from utils.report import step_gains  # utils.report is imported by this module
     steps = list(studies)
+    gains = step_gains(studies)
     fig, (ax_acc, ax_gain) = plt.subplots(1, 2, figsize=(12, 4.2))
     for x, step in enumerate(steps):
         study = studies[step]
@@ -443,8 +444,8 @@ def step_gains_figure(studies, target=99.4, save=None):
                        label="one seed" if x == 0 else None)
         ax_acc.errorbar(x + 0.3, study["final"]["mean"], yerr=study["final"]["std"], color="black",
                         marker="o", capsize=3, label="mean ± std" if x == 0 else None)
-        if x:
-            g = paired_gain(studies[steps[x - 1]], study)
+        if step in gains:
+            g = gains[step]
             offsets = [(i - (g["n"] - 1) / 2) * 0.06 for i in range(g["n"])]
             ax_gain.scatter([x + o for o in offsets], g["d"], color="C1", alpha=0.5, s=14,
                             label="one seed: this step minus the step before" if x == 1 else None)

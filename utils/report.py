@@ -4,9 +4,8 @@ The workbook's own results live in assets/ (tracked by git). A notebook or study
 learner writes what it produces under runs/ (ignored by git), so re-running a step never
 replaces the committed results; a maintainer sets WORKBOOK_PUBLISH=1 to write into assets/,
 which is how the committed outputs are made, then runs `python -m utils.report` to refresh
-the README. In smoke mode outputs
-go to runs/smoke/, whatever the switch. Files are written atomically (a temp file, then a
-rename), so an interrupted run never leaves half a file.
+the README. In smoke mode outputs go to runs/smoke/, whatever the switch. Files are written
+atomically (a temp file, then a rename), so an interrupted run never leaves half a file.
 """
 import json
 import os
@@ -262,14 +261,25 @@ def paired_gain(control, study):
                 study_mean=statistics.mean(acc[seed] for seed in shared))
 
 
+# The path's last step: the final model, whose committed study is the 10-seed seeds.json.
+FINAL_STEP = "09"
+
+
 def step_studies(folder=None):
     """The seed study of every step of the path, {step: study}, in path order: steps 01 to
-    08 from `python -m utils.seeds --name steps/NN` (seeds 0 to 4), the final step 09 from
+    08 from `python -m utils.seeds --name steps/NN` (seeds 0 to 4), the final step from
     the final model's 10-seed study (seeds.json, seeds 0 to 9), which holds the same five."""
     studies = load_jsons(folder or ASSETS / "steps")
     if folder is None and (ASSETS / "seeds.json").exists():
-        studies["09"] = load_asset("seeds.json")
+        studies[FINAL_STEP] = load_asset("seeds.json")
     return studies
+
+
+def step_gains(studies):
+    """{step: paired_gain over the step before} for every step of `studies` but the first."""
+    steps = list(studies)
+    return {step: paired_gain(studies[before], studies[step])
+            for before, step in zip(steps, steps[1:])}
 
 
 def expectations(step):
@@ -307,8 +317,8 @@ def step_line(step):
         return
     study = studies[step]
     f = study["final"]
-    made = (f"python -m utils.seeds --name steps/{step}" if (ASSETS / "steps" / f"{step}.json").exists()
-            else "the final model's study, seeds.json")
+    made = ("the final model's study, seeds.json" if step == FINAL_STEP
+            else f"python -m utils.seeds --name steps/{step}")
     print(f"step {step} over {study['seeds']} seeds ({made}): "
           f"final-epoch test accuracy {f['mean']:.3f}% on average, std {f['std']:.3f}, lowest "
           f"{f['min']:.2f}%, highest {f['max']:.2f}%")
@@ -326,18 +336,15 @@ def step_gains_table(studies):
     lines = ["| step | parameters | final-epoch test acc, mean ± std | lowest "
              "| paired gain over the step before | standard error | gain / SE | seeds improved |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    before = None
+    gains = step_gains(studies)
     for step, study in studies.items():
         f = study["final"]
         cells = [f"{study['per_seed'][0]['params']:,}", f"{f['mean']:.3f}% ± {f['std']:.3f}",
                  f"{f['min']:.2f}%"]
-        if before is None:
-            cells += ["", "", "", ""]
-        else:
-            g = paired_gain(before, study)
-            cells += [f"{g['mean']:+.3f}", f"{g['se']:.3f}", g["in_se"], f"{g['improved']} of {g['n']}"]
+        g = gains.get(step)
+        cells += ([f"{g['mean']:+.3f}", f"{g['se']:.3f}", g["in_se"], f"{g['improved']} of {g['n']}"]
+                  if g else ["", "", "", ""])
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
-        before = study
     return "\n".join(lines)
 
 
@@ -384,7 +391,7 @@ def steps_table(notebooks=None):
              "|---|---|---:|---:|---:|---|"]
     minutes = []
     studies = step_studies()
-    steps = list(studies)
+    gains = step_gains(studies)
     for path in notebooks:
         cells = ["", "", ""]
         step = path.name[:2]
@@ -396,9 +403,8 @@ def steps_table(notebooks=None):
             minutes.append(m["total_seconds"] / 60)
         if step in studies:
             cells[2] = f"{studies[step]['final']['mean']:.2f}%"
-            if steps.index(step):
-                g = paired_gain(studies[steps[steps.index(step) - 1]], studies[step])
-                cells[2] += f" ({g['mean']:+.2f} ± {g['se']:.2f})"
+            if step in gains:
+                cells[2] += f" ({gains[step]['mean']:+.2f} ± {gains[step]['se']:.2f})"
         badge = (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
                  f"({repository.colab_url(path.name)})")
         lines.append(" | ".join([f"| [{path.name[:2]}](notebooks/{path.name})",

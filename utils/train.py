@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from utils import data
 from utils.models import MODELS, build_model, count_parameters
-from utils.report import ASSETS, atomic_write, load_asset, publishing, save_json
+from utils.report import ASSETS, FINAL_STEP, atomic_write, load_asset, publishing, save_json
 
 
 # --- setup ---------------------------------------------------------------------------------
@@ -432,7 +432,7 @@ def train_switch():
 def committed_weights(step):
     """Where notebook `step`'s committed weights live: next to its metrics in assets/, but for
     the final model's, which the README and notebook 10 know as final_weights.pt."""
-    return ASSETS / ("final_weights.pt" if step == "09" else f"metrics/{step}.pt")
+    return ASSETS / ("final_weights.pt" if step == FINAL_STEP else f"metrics/{step}.pt")
 
 
 def load_committed_run(step, model):
