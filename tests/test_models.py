@@ -82,6 +82,18 @@ def test_dropout2d_alone_fails_the_course_checkers():
     assert not issubclass(nn.Dropout2d, nn.Dropout)
 
 
+def test_separable_net_can_move_its_nn_dropout_to_the_pooled_maps():
+    """Notebook 11's candidate `pool_dropout`: the nn.Dropout after the max-pool, none on the
+    pooled features; the parameters and the brief's checks unchanged."""
+    model = build_model("separable", head_dropout=0.0, pool_dropout=0.1)
+    layers = list(model)
+    assert type(layers[layers.index(next(m for m in layers if isinstance(m, nn.MaxPool2d))) + 1]) is nn.Dropout
+    assert not any(type(m) is nn.Dropout for m in layers[layers.index(next(
+        m for m in layers if isinstance(m, nn.AdaptiveAvgPool2d))):])
+    assert count_parameters(model) == count_parameters(build_model("separable"))
+    assert all(course_checks(model).values())
+
+
 def test_gap_detection_would_catch_a_model_without_it():
     assert not global_average_pools(build_model("light_bn_dropout"))
     assert global_average_pools(build_model("light_gap"))

@@ -325,6 +325,8 @@ def test_cli_refuses_options_the_model_does_not_take(tmp_path):
         train.main(["--model", "baseline", "--dropout", "0.1", "--out", str(tmp_path)])
     with pytest.raises(SystemExit, match="takes no --widths; models that do: tiny"):
         train.main(["--model", "final", "--widths", "4", "8", "6", "10", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="takes no --pool-dropout; models that do: separable"):
+        train.main(["--model", "final", "--pool-dropout", "0.1", "--out", str(tmp_path)])
 
 
 def test_cli_without_data_says_where_to_put_it(tmp_path, offline):

@@ -206,11 +206,12 @@ class SeparableNet(nn.Sequential):
     within the rule's 2.5 SE, and on the test set it took the five-seed mean under 99.4%
     (notebook 11)."""
 
-    def __init__(self, width=22, dropout=0.01, head_dropout=0.1):
+    def __init__(self, width=22, dropout=0.01, head_dropout=0.1, pool_dropout=0.0):
         super().__init__(
             conv_block(1, 8, dropout=dropout),                           # 26, RF 3
             conv_block(8, 12, dropout=dropout),                          # 24, RF 5
             nn.MaxPool2d(2),                                             # 12, RF 6
+            *([nn.Dropout(pool_dropout)] if pool_dropout else []),      # on 12 x 12 x 12 values
             separable_block(12, width, dropout=dropout),                 # 10, RF 10
             separable_block(width, width, dropout=dropout),              # 8,  RF 14
             separable_block(width, width, dropout=dropout),              # 6,  RF 18

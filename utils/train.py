@@ -526,6 +526,8 @@ def parse_args(argv=None):
                    help="dropout of the models that have it (default: the model's own)")
     p.add_argument("--head-dropout", type=fraction, default=None,
                    help="nn.Dropout on the pooled features, before the classifier (final)")
+    p.add_argument("--pool-dropout", type=fraction, default=None,
+                   help="nn.Dropout on the max-pooled maps (separable)")
     p.add_argument("--widths", type=positive_int, nargs=4, default=None, metavar="W",
                    help="the four widths of --model tiny (see ScaledFinalNet)")
     p.add_argument("--width", type=positive_int, default=None,
@@ -563,11 +565,12 @@ def model_options(args):
     """--dropout, --widths and --width for the models that take them; a clear error for the
     others."""
     options = {k: v for k, v in (("dropout", args.dropout), ("head_dropout", args.head_dropout),
+                                 ("pool_dropout", args.pool_dropout),
                                  ("widths", args.widths), ("width", args.width)) if v is not None}
     accepted = inspect.signature(MODELS[args.model]).parameters
     refused = [k for k in options if k not in accepted]
     if refused:
-        sys.exit(f"error: --model {args.model} takes no --{refused[0]}; models that do: "
+        sys.exit(f"error: --model {args.model} takes no --{refused[0].replace('_', '-')}; models that do: "
                  + ", ".join(n for n, m in MODELS.items() if refused[0] in inspect.signature(m).parameters))
     return options
 
