@@ -136,6 +136,19 @@ def test_time_to_accuracy_puts_each_epoch_at_its_seconds():
     assert ax.get_title() and ax.get_ylim()[1] >= 99.6 + 0.05   # the best point not cut off
 
 
+def test_time_to_accuracy_draws_every_seed_of_a_way_in_its_colour():
+    seeds = [history([98.9, 99.5]), history([99.0, 99.3])]
+    for seed, run in enumerate(seeds):
+        for i, h in enumerate(run):
+            h["seconds"] = 10.0 * (i + 1) + seed
+    (ax,) = plot.time_to_accuracy({"short": seeds}, target=99.4).axes
+    assert [list(line.get_ydata()) for line in ax.lines[:2]] == [[98.9, 99.5], [99.0, 99.3]]
+    assert ax.lines[0].get_color() == ax.lines[1].get_color()
+    assert ax.lines[0].get_linestyle() != ax.lines[1].get_linestyle()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "short (2 seeds)", "target 99.4%", "seed 0", "seed 1"]
+
+
 def test_confusion_figure():
     cm = plot.confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]), 3)
     fig = plot.confusion_figure(cm)

@@ -7,7 +7,7 @@ import math
 
 import matplotlib.pyplot as plt
 import torch
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
 
 from utils.report import atomic_write
 
@@ -297,21 +297,40 @@ def generalization_gap(histories, save=None):
 
 
 def time_to_accuracy(runs, target=99.4, save=None):
-    """Test accuracy against wall-clock seconds of training, one line per run ({name:
-    history}), a dot at the end of each epoch: how soon each way of training gets there."""
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    for name, history in runs.items():
-        ax.plot([h["seconds"] for h in history], [h["test_acc"] for h in history], ".-",
-                label=name)
+    """Test accuracy against wall-clock seconds of training, a dot at the end of each epoch:
+    how soon each way of training gets there. `runs` is {label: history}, or {label: [history
+    of seed 0, of seed 1, ...]}: a way's seeds share its colour, one line style per seed. The
+    seconds are on a log axis, so runs of a few epochs and of fifteen both show."""
+    fig, ax = plt.subplots(figsize=(10, 5))
+    styles = ["-", "--", ":", "-."]
+    most_seeds = 1
+    for i, (label, histories) in enumerate(runs.items()):
+        if histories and isinstance(histories[0], dict):
+            histories = [histories]
+        most_seeds = max(most_seeds, len(histories))
+        for seed, history in enumerate(histories):
+            ax.plot([h["seconds"] for h in history], [h["test_acc"] for h in history], ".",
+                    linestyle=styles[seed % len(styles)], color=f"C{i % 10}",
+                    label=(label if len(histories) == 1 else f"{label} ({len(histories)} seeds)")
+                    if seed == 0 else None)
     ax.axhline(target, color="black", linestyle=":", label=f"target {target}%")
+    if most_seeds > 1:  # what the line styles mean
+        for seed in range(most_seeds):
+            ax.plot([], [], color="black", linestyle=styles[seed % len(styles)], label=f"seed {seed}")
     # the last percent and a half, where the runs differ; earlier epochs fall below
-    top = max(h["test_acc"] for history in runs.values() for h in history)
-    ax.set_ylim(98.5, max(99.75, top + 0.05))
-    ax.set_xlim(left=0)
-    ax.set_xlabel("seconds of training, evaluations and compiling included")
+    every = [h for histories in runs.values()
+             for history in (histories if histories and isinstance(histories[0], list) else [histories])
+             for h in history]
+    ax.set_ylim(98.5, max(99.75, max(h["test_acc"] for h in every) + 0.05))
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks([t for t in (5, 10, 20, 30, 50, 100, 200, 300, 500, 1000, 2000)
+                   if min(h["seconds"] for h in every) / 2 < t < 2 * max(h["seconds"] for h in every)])
+    ax.set_xlabel("seconds of training, evaluations and compiling included (log scale)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Test accuracy against training time (one dot per epoch)")
-    ax.grid(alpha=0.3)
+    ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
     fig.tight_layout()
     return _finish(fig, save)
