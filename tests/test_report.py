@@ -81,9 +81,13 @@ def test_a_steps_expectations_and_its_line_come_from_its_files(capsys):
     final = report.load_asset("seeds.json")["final"]
     assert f"{final['mean']:.2f}% test accuracy at the last epoch on average over those 10 seeds" \
         in capsys.readouterr().out
-    report.expectations("11")  # no seed study of its own: the notebook's run
+    report.expectations("11")  # no study in assets/steps/: the notebook's run
     run = report.load_asset("metrics/11.json")["summary"]
     assert f"{run['last_test_acc']:.2f}% test accuracy at the last epoch of that run" in capsys.readouterr().out
+    tiny = report.load_asset("tiny_seeds.json")  # the bonus, with its study given
+    report.expectations("11", tiny)
+    assert f"{tiny['final']['mean']:.2f}% test accuracy at the last epoch on average over those " \
+        f"{tiny['seeds']} seeds" in capsys.readouterr().out
     studies = report.step_studies()
     second = list(studies)[1]
     report.step_line(second)

@@ -282,13 +282,14 @@ def step_gains(studies):
             for before, step in zip(steps, steps[1:])}
 
 
-def expectations(step):
+def expectations(step, study=None):
     """What a step's notebook costs and gives, from its committed files: how long training
-    took, what it ended at, and what TRAIN = False does instead. With a 5-seed study of the
-    step (assets/steps/), its runs give both; otherwise the notebook's committed run."""
+    took, what it ended at, and what TRAIN = False does instead. With a seed study of the
+    step (`study`, by default the step's in assets/steps/), its runs give both; otherwise
+    the notebook's committed run."""
     run = load_asset(f"metrics/{step}.json")
     epochs = run["recipe"]["epochs"]
-    study = step_studies().get(step)
+    study = study or step_studies().get(step)
     if study:
         seconds = [r["total_seconds"] for r in study["per_seed"]]
         f = study["final"]

@@ -1,0 +1,65 @@
+"""Notebook 11's self-checking exercises, run as they stand in the committed notebook, without
+a kernel, against the notebook's own model code: each says "not answered yet" for None, ✅ for
+a right answer, ❌ with its hint for a wrong one, and never raises."""
+import contextlib
+import io
+import json
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from utils import exercises, report
+from utils.models import SeparableNet, conv_block, count_parameters, separable_block
+
+NOTEBOOK = report.REPO_ROOT / "notebooks" / "11_tiny.ipynb"
+WRONG = ["abc", [1], {}, object(), float("nan"), -1, 0, True, 1e300]
+NAMES = dict(exercises=exercises, torch=torch, nn=nn, F=F, SeparableNet=SeparableNet,
+             conv_block=conv_block, count_parameters=count_parameters,
+             separable_block=separable_block)
+
+
+def code_cell(text):
+    cells = [c for c in json.loads(NOTEBOOK.read_text())["cells"] if c["cell_type"] == "code"]
+    found = ["".join(c["source"]) for c in cells if text in "".join(c["source"])]
+    assert len(found) == 1, f"notebook 11 should have one code cell with {text!r}"
+    return found[0]
+
+
+def run(cell, **names):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(cell, dict(NAMES, **names))
+    return out.getvalue().strip()
+
+
+def test_the_separable_block_count():
+    check = code_cell("exercises.check(separable_block_parameters")
+    answer = lambda a: run(check, separable_block_parameters=a)
+    assert answer(None).startswith("❌ not answered yet")
+    assert answer(726).startswith("✅") and answer("22 * 9 + 22 * 22 + 2 * 22").startswith("✅")
+    for wrong in [682, 4356, 22 * 22 * 9 + 44] + WRONG:
+        assert answer(wrong).startswith("❌"), wrong
+
+
+def test_the_depthwise_conv_by_hand():
+    names = dict(NAMES)
+    exec(code_cell("channel_2_by_hand = None"), names)
+    depthwise, x = names["depthwise"], names["x"]
+    check = code_cell("exercises.check(channel_2_by_hand")
+    answer = lambda a: run(check, depthwise=depthwise, x=x, channel_2_by_hand=a)
+    assert answer(None).startswith("❌ not answered yet")
+    assert answer(F.conv2d(x[:, 2:3], depthwise.weight[2:3])).startswith("✅")
+    for wrong in [F.conv2d(x[:, 1:2], depthwise.weight[2:3]),          # another channel
+                  F.conv2d(x, depthwise.weight[2:3].expand(1, 4, 3, 3)),  # every channel mixed
+                  depthwise(x)] + WRONG:
+        assert answer(wrong).startswith("❌"), wrong
+
+
+def test_the_failing_brief_check():
+    check = code_cell("exercises.check(failing_check")
+    answer = lambda a: run(check, failing_check=a)
+    assert answer(None).startswith("❌ not answered yet")
+    assert answer("dropout").startswith("✅") and answer(" Dropout ").startswith("✅")
+    for wrong in ["gap", "parameters", "batchnorm", "none"] + WRONG:
+        assert answer(wrong).startswith("❌"), wrong
