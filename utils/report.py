@@ -134,13 +134,15 @@ def seeds_table(study):
 
 
 def bench_table(bench):
-    """A markdown table of a benchmark run (utils.bench)."""
+    """A markdown table of a benchmark run (utils.bench); `model` names a model other than
+    the final one, where a run recorded it."""
     base = bench["classic"]["train_images_per_s"]
     rows = [f"| {name} | {bench[key]['train_images_per_s']:,} | "
             f"{bench[key]['train_images_per_s'] / base:.2f}x | "
             f"{bench[key]['pipeline_images_per_s']:,} |" for key, name in bench["pipelines"].items()]
     return "\n".join([
-        f"Final model, batch {bench['batch_size']}, {bench['augment']}, {bench['steps']} timed "
+        f"{bench.get('model', 'the final model').capitalize()}, batch {bench['batch_size']}, "
+        f"{bench['augment']}, {bench['steps']} timed "
         f"steps, on {bench['device']} (torch {bench['torch']}); DataLoader with "
         f"{bench['workers']} workers:",
         "",
@@ -481,7 +483,6 @@ def readme_blocks():
             "performance": performance_summary()}
 
 
-# Seed 0 of each way of training in assets/speed/, for the README's figure.
 SPEED_FIGURE = {  # the committed speed runs by way of training, their seeds together
     "fp32_15epochs": "float32, 15 epochs",
     "bf16_15epochs": "bf16, 15 epochs",
