@@ -422,6 +422,14 @@ def steps_table(notebooks=None):
               f"same 15 epochs took {gpu['total_seconds']:.0f} seconds from the command line (the "
               f"previous final model, without its head Dropout). Colab's T4 and laptops were never "
               f"measured."]
+    if (ASSETS / "course_time.json").exists():
+        course = load_asset("course_time.json")
+        lines[-1] += (f" With `TRAIN = False` (or `WORKBOOK_TRAIN=0`) every notebook loads its "
+                      f"committed run instead of training: the whole course, {len(course['seconds'])} "
+                      f"notebooks, ran top to bottom in {course['total_seconds'] / 60:.0f} minutes on "
+                      f"two cores, alone (`python -m utils.course_time`), where the "
+                      f"{len(minutes)} committed runs took {sum(minutes):.0f} minutes of training "
+                      f"in all.")
     return "\n".join(lines)
 
 
