@@ -412,9 +412,10 @@ def seeds_figure(study, targets=(99.4, 99.6), save=None):
     return _finish(fig, save)
 
 
-def pareto_figure(studies, target=99.4, save=None):
+def pareto_figure(studies, target=99.4, save=None, highlight=None):
     """Final-epoch test accuracy against parameters, one line per architecture: every seed
-    as a dot, the mean as a line with its standard deviation as error bars."""
+    as a dot, the mean as a line with its standard deviation as error bars. `highlight`,
+    {label: study}, adds studies outside the families (another recipe) as stars."""
     families = [("C0", "FinalNet's architecture, final recipe",
                  [s for s in studies if s["model"] != "separable"]),
                 ("C1", "SeparableNet, its own recipe",
@@ -430,7 +431,13 @@ def pareto_figure(studies, target=99.4, save=None):
             ax.errorbar(params, [s["final"]["mean"] for s in members],
                         yerr=[s["final"]["std"] for s in members], color=color, marker="o",
                         capsize=3, label=f"{family}: mean ± std over seeds")
-    params = [s["per_seed"][0]["params"] for s in studies]
+    for i, (label, s) in enumerate((highlight or {}).items()):
+        p, color = s["per_seed"][0]["params"], f"C{3 + i}"
+        ax.scatter([p] * s["seeds"], [r["final_test_acc"] for r in s["per_seed"]],
+                   color=color, alpha=0.5, s=12, marker="*")
+        ax.errorbar([p], [s["final"]["mean"]], yerr=[s["final"]["std"]], color=color,
+                    marker="*", markersize=12, capsize=3, label=f"{label}: mean ± std over seeds")
+    params = [s["per_seed"][0]["params"] for s in [*studies, *(highlight or {}).values()]]
     ax.axhline(target, color="black", linestyle=":", label=f"{target}%")
     ax.axvline(4000, color="gray", linestyle="--", label="4,000 parameters")
     ax.set_xscale("log")
@@ -438,8 +445,9 @@ def pareto_figure(studies, target=99.4, save=None):
     ax.set_xticks(ticks, [f"{t // 1000}k" for t in ticks])
     ax.set_xlim(min(params) / 1.25, max(params) * 1.25)
     ax.minorticks_off()
-    ax.set_xlabel("parameters")
+    ax.set_xlabel("parameters (log scale)")
     ax.set_ylabel("final-epoch test accuracy (%)")
+    ax.set_title("Accuracy against size: every seed, and the mean of each model", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
