@@ -56,10 +56,11 @@ def test_the_depthwise_conv_by_hand():
         assert answer(wrong).startswith("❌"), wrong
 
 
-def test_the_failing_brief_check():
-    check = code_cell("exercises.check(failing_check")
-    answer = lambda a: run(check, failing_check=a)
+def test_the_widest_model_under_the_budget():
+    check = code_cell("exercises.check(widest_width")
+    answer = lambda a: run(check, widest_width=a)
     assert answer(None).startswith("❌ not answered yet")
-    assert answer("dropout").startswith("✅") and answer(" Dropout ").startswith("✅")
-    for wrong in ["gap", "parameters", "batchnorm", "none"] + WRONG:
+    assert count_parameters(SeparableNet(width=23)) < 4_000 < count_parameters(SeparableNet(width=24))
+    assert answer(23).startswith("✅") and answer("23").startswith("✅")
+    for wrong in [22, 24, 64] + WRONG:
         assert answer(wrong).startswith("❌"), wrong
