@@ -414,22 +414,19 @@ def steps_table(notebooks=None):
                                  notebook_title(path), *cells, f"{badge} |"]))
     cpu = load_asset("speed/fp32_15epochs.json")["summary"]
     gpu = load_asset("speed_cuda/cuda_b128_15epochs.json")["summary"]
-    lines += ["", f"**How long.** A step trains for 15 epochs. Alone on two cores of an Intel Xeon "
-              f"(the CPU of *How fast?*, below), 15 epochs of the final model took "
-              f"{cpu['total_seconds'] / 60:.1f} minutes in float32 (a speed run); the notebooks' "
-              f"committed runs, made with one thread each while other trainings shared the two "
-              f"cores, took {min(minutes):.0f} to {max(minutes):.0f} minutes. On an NVIDIA H100 the "
-              f"same 15 epochs took {gpu['total_seconds']:.0f} seconds from the command line (the "
-              f"previous final model, without its head Dropout). Colab's T4 and laptops were never "
-              f"measured."]
+    how_long = (f"**How long.** A step trains for 15 epochs: {cpu['total_seconds'] / 60:.1f} minutes "
+                f"for the final model alone on two cores of an Intel Xeon in float32, "
+                f"{gpu['total_seconds']:.0f} seconds on an NVIDIA H100 (the final model "
+                f"without its head Dropout); Colab's T4 and laptops were not measured. The notebooks' "
+                f"committed runs, one thread each beside another training, took {min(minutes):.0f} "
+                f"to {max(minutes):.0f} minutes, {sum(minutes):.0f} in all.")
     if (ASSETS / "course_time.json").exists():
         course = load_asset("course_time.json")
-        lines[-1] += (f" With `TRAIN = False` (or `WORKBOOK_TRAIN=0`) every notebook loads its "
-                      f"committed run instead of training: the whole course, {len(course['seconds'])} "
-                      f"notebooks, ran top to bottom in {course['total_seconds'] / 60:.0f} minutes on "
-                      f"two cores, alone (`python -m utils.course_time`), where the "
-                      f"{len(minutes)} committed runs took {sum(minutes):.0f} minutes of training "
-                      f"in all.")
+        how_long += (f" With `TRAIN = False` (or `WORKBOOK_TRAIN=0`) each notebook loads its "
+                     f"committed run instead: all {len(course['seconds'])} ran top to bottom in "
+                     f"{course['total_seconds'] / 60:.0f} minutes on the same two cores, alone "
+                     f"(`python -m utils.course_time`).")
+    lines += ["", how_long]
     return "\n".join(lines)
 
 
