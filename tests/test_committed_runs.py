@@ -10,9 +10,10 @@ from utils import data, train
 from utils.models import build_model
 from utils.report import ASSETS
 
-# The training steps of the path: notebook -> its model in utils.models.
+# The training notebooks: the steps of the path and the bonus -> their model in utils.models.
 STEPS = {"01": "baseline", "02": "skeleton", "03": "light", "04": "light_bn",
-         "05": "light_bn_dropout", "06": "light_gap", "07": "final", "08": "final", "09": "final"}
+         "05": "light_bn_dropout", "06": "light_gap", "07": "final", "08": "final", "09": "final",
+         "11": "separable"}
 COMMITTED = [step for step in STEPS if train.committed_weights(step).exists()]
 
 
