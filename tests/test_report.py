@@ -111,3 +111,11 @@ def test_the_readme_table_gives_each_step_its_seeds_and_its_paired_gain():
     assert f"| {studies[first]['final']['mean']:.2f}% |" in row  # the first step: no gain
     row = next(line for line in table if line.startswith("| [00]"))
     assert "|  |  |  |" in row  # the data notebook trains nothing: three empty cells
+
+
+def test_how_long_quotes_the_course_time_with_train_false():
+    course = report.load_asset("course_time.json")
+    assert set(course["seconds"]) == {p.name for p in (report.REPO_ROOT / "notebooks").glob("*.ipynb")}
+    assert course["workbook_train"] == "0"
+    line = next(l for l in report.steps_table().splitlines() if l.startswith("**How long.**"))
+    assert f"all {len(course['seconds'])} ran top to bottom in {course['total_seconds'] / 60:.0f} minutes" in line
