@@ -15,7 +15,7 @@ NOTEBOOKS = sorted((report.REPO_ROOT / "notebooks").glob("*.ipynb"))
 SETUP_CELL = "".join(json.loads(NOTEBOOKS[0].read_text())["cells"][1]["source"])
 PERCENT = re.compile(r"\d{2}\.\d{1,3}%")
 # Public figures and targets the prose compares with: not results of ours, so in no output.
-EXTERNAL = {"99.52%", "99.54%", "99.6%"}
+EXTERNAL = {"99.52%", "99.54%", "99.5%", "99.6%"}
 
 
 def load(path):
