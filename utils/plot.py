@@ -301,26 +301,22 @@ def time_to_accuracy(runs, target=99.4, save=None):
     how soon each way of training gets there. `runs` is {label: history}, or {label: [history
     of seed 0, of seed 1, ...]}: a way's seeds share its colour, one line style per seed. The
     seconds are on a log axis, so runs of a few epochs and of fifteen both show."""
+    runs = {label: h if h and isinstance(h[0], list) else [h] for label, h in runs.items()}
     fig, ax = plt.subplots(figsize=(10, 5))
     styles = ["-", "--", ":", "-."]
-    most_seeds = 1
     for i, (label, histories) in enumerate(runs.items()):
-        if histories and isinstance(histories[0], dict):
-            histories = [histories]
-        most_seeds = max(most_seeds, len(histories))
         for seed, history in enumerate(histories):
             ax.plot([h["seconds"] for h in history], [h["test_acc"] for h in history], ".",
                     linestyle=styles[seed % len(styles)], color=f"C{i % 10}",
                     label=(label if len(histories) == 1 else f"{label} ({len(histories)} seeds)")
                     if seed == 0 else None)
     ax.axhline(target, color="black", linestyle=":", label=f"target {target}%")
+    most_seeds = max(len(histories) for histories in runs.values())
     if most_seeds > 1:  # what the line styles mean
         for seed in range(most_seeds):
             ax.plot([], [], color="black", linestyle=styles[seed % len(styles)], label=f"seed {seed}")
     # the last percent and a half, where the runs differ; earlier epochs fall below
-    every = [h for histories in runs.values()
-             for history in (histories if histories and isinstance(histories[0], list) else [histories])
-             for h in history]
+    every = [h for histories in runs.values() for history in histories for h in history]
     ax.set_ylim(98.5, max(99.75, max(h["test_acc"] for h in every) + 0.05))
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(ScalarFormatter())
@@ -412,10 +408,9 @@ def seeds_figure(study, targets=(99.4, 99.6), save=None):
     return _finish(fig, save)
 
 
-def pareto_figure(studies, target=99.4, save=None, highlight=None):
+def pareto_figure(studies, target=99.4, save=None):
     """Final-epoch test accuracy against parameters, one line per architecture: every seed
-    as a dot, the mean as a line with its standard deviation as error bars. `highlight`,
-    {label: study}, adds studies outside the families (another recipe) as stars."""
+    as a dot, the mean as a line with its standard deviation as error bars."""
     families = [("C0", "FinalNet's architecture, final recipe",
                  [s for s in studies if s["model"] != "separable"]),
                 ("C1", "SeparableNet, its own recipe",
@@ -431,13 +426,7 @@ def pareto_figure(studies, target=99.4, save=None, highlight=None):
             ax.errorbar(params, [s["final"]["mean"] for s in members],
                         yerr=[s["final"]["std"] for s in members], color=color, marker="o",
                         capsize=3, label=f"{family}: mean ± std over seeds")
-    for i, (label, s) in enumerate((highlight or {}).items()):
-        p, color = s["per_seed"][0]["params"], f"C{3 + i}"
-        ax.scatter([p] * s["seeds"], [r["final_test_acc"] for r in s["per_seed"]],
-                   color=color, alpha=0.5, s=12, marker="*")
-        ax.errorbar([p], [s["final"]["mean"]], yerr=[s["final"]["std"]], color=color,
-                    marker="*", markersize=12, capsize=3, label=f"{label}: mean ± std over seeds")
-    params = [s["per_seed"][0]["params"] for s in [*studies, *(highlight or {}).values()]]
+    params = [s["per_seed"][0]["params"] for s in studies]
     ax.axhline(target, color="black", linestyle=":", label=f"{target}%")
     ax.axvline(4000, color="gray", linestyle="--", label="4,000 parameters")
     ax.set_xscale("log")

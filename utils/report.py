@@ -420,12 +420,11 @@ def steps_table(notebooks=None):
                 f"without its head Dropout); Colab's T4 and laptops were not measured. The notebooks' "
                 f"committed runs, one thread each beside another training, took {min(minutes):.0f} "
                 f"to {max(minutes):.0f} minutes, {sum(minutes):.0f} in all.")
-    if (ASSETS / "course_time.json").exists():
-        course = load_asset("course_time.json")
-        how_long += (f" With `TRAIN = False` (or `WORKBOOK_TRAIN=0`) each notebook loads its "
-                     f"committed run instead: all {len(course['seconds'])} ran top to bottom in "
-                     f"{course['total_seconds'] / 60:.0f} minutes on the same two cores, alone "
-                     f"(`python -m utils.course_time`).")
+    course = load_asset("course_time.json")  # python -m utils.course_time
+    how_long += (f" With `TRAIN = False` (or `WORKBOOK_TRAIN=0`) each notebook loads its "
+                 f"committed run instead: all {len(course['seconds'])} ran top to bottom in "
+                 f"{course['total_seconds'] / 60:.0f} minutes on the same two cores, alone "
+                 f"(`python -m utils.course_time`).")
     lines += ["", how_long]
     return "\n".join(lines)
 
