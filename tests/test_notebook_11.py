@@ -1,18 +1,14 @@
 """Notebook 11's self-checking exercises, run as they stand in the committed notebook, without
 a kernel, against the notebook's own model code: each says "not answered yet" for None, ✅ for
 a right answer, ❌ with its hint for a wrong one, and never raises."""
-import contextlib
-import io
-import json
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils import exercises, report
+from notebook_cells import code_cell as notebook_code_cell, printed
+from utils import exercises
 from utils.models import SeparableNet, conv_block, count_parameters, separable_block
 
-NOTEBOOK = report.REPO_ROOT / "notebooks" / "11_tiny.ipynb"
 WRONG = ["abc", [1], {}, object(), float("nan"), -1, 0, True, 1e300]
 NAMES = dict(exercises=exercises, torch=torch, nn=nn, F=F, SeparableNet=SeparableNet,
              conv_block=conv_block, count_parameters=count_parameters,
@@ -20,17 +16,11 @@ NAMES = dict(exercises=exercises, torch=torch, nn=nn, F=F, SeparableNet=Separabl
 
 
 def code_cell(text):
-    cells = [c for c in json.loads(NOTEBOOK.read_text())["cells"] if c["cell_type"] == "code"]
-    found = ["".join(c["source"]) for c in cells if text in "".join(c["source"])]
-    assert len(found) == 1, f"notebook 11 should have one code cell with {text!r}"
-    return found[0]
+    return notebook_code_cell("11_tiny.ipynb", text)
 
 
 def run(cell, **names):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(cell, dict(NAMES, **names))
-    return out.getvalue().strip()
+    return printed(cell, dict(NAMES, **names))
 
 
 def test_the_separable_block_count():

@@ -1,30 +1,20 @@
 """Notebook 12's self-checking exercises, run as they stand in the committed notebook, without
 a kernel: each says "not answered yet" for None, ✅ for a right answer, ❌ with its hint for a
 wrong one, and never raises."""
-import contextlib
-import io
-import json
-
 import torch
 
+from notebook_cells import code_cell as notebook_code_cell, printed
 from utils import exercises, report, train
 
-NOTEBOOK = report.REPO_ROOT / "notebooks" / "12_fast.ipynb"
 WRONG = ["abc", [1], {}, object(), float("nan"), -1, 0, True, 1e300]
 
 
 def code_cell(text):
-    cells = [c for c in json.loads(NOTEBOOK.read_text())["cells"] if c["cell_type"] == "code"]
-    found = ["".join(c["source"]) for c in cells if text in "".join(c["source"])]
-    assert len(found) == 1, f"notebook 12 should have one code cell with {text!r}"
-    return found[0]
+    return notebook_code_cell("12_fast.ipynb", text)
 
 
 def run(cell, **names):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(cell, dict(exercises=exercises, torch=torch, train=train, **names))
-    return out.getvalue().strip()
+    return printed(cell, dict(exercises=exercises, torch=torch, train=train, **names))
 
 
 def test_the_turn_taking_check_reads_todays_benchmark():

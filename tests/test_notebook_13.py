@@ -2,17 +2,14 @@
 "not answered yet" while the learner's answer is None, ✅ for a right answer or a fair rounding
 of it, ❌ with a hint of its own for a typical wrong formula, and never raises. The check cells
 are run here as they stand in the committed notebook, without a kernel."""
-import contextlib
-import io
-import json
 import math
 import statistics
 
 import pytest
 
-from utils import exercises, report
+from notebook_cells import code_cell, printed
+from utils import exercises
 
-NOTEBOOK = report.REPO_ROOT / "notebooks" / "13_how_sure.ipynb"
 DIFFERENCES = [0.01, -0.03, 0.07, 0.1, 0.06, -0.03]
 SPREAD = 0.058
 FIVE = [99.53, 99.56, 99.52, 99.54, 99.63]
@@ -21,19 +18,13 @@ WRONG = ["abc", [0.02], {}, object(), float("nan"), float("inf"), -1, 0, True, 1
 
 
 def cell_with(text):
-    cells = [c for c in json.loads(NOTEBOOK.read_text())["cells"] if c["cell_type"] == "code"]
-    found = ["".join(c["source"]) for c in cells if text in "".join(c["source"])]
-    assert len(found) == 1, f"notebook 13 should have one code cell with {text!r}"
-    return found[0]
+    return code_cell("13_how_sure.ipynb", text)
 
 
 def run_check(name, answer, **names):
     """What the check cell of the exercise answered in `name` prints for `answer`."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(cell_with(f"exercises.check({name}"),
-             dict(exercises=exercises, math=math, statistics=statistics, **{name: answer}, **names))
-    return out.getvalue().strip()
+    return printed(cell_with(f"exercises.check({name}"),
+                   dict(exercises=exercises, math=math, statistics=statistics, **{name: answer}, **names))
 
 
 def test_exercise_cells_start_unanswered():
