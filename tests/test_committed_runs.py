@@ -13,7 +13,7 @@ from utils.report import ASSETS
 # The training notebooks: the steps of the path and the bonus -> their model in utils.models.
 STEPS = {"01": "baseline", "02": "skeleton", "03": "light", "04": "light_bn",
          "05": "light_bn_dropout", "06": "light_gap", "07": "final", "08": "final", "09": "final",
-         "11": "separable"}
+         "10": "final", "11": "final", "13": "separable"}
 COMMITTED = [step for step in STEPS if train.committed_weights(step).exists()]
 
 
@@ -23,7 +23,7 @@ def committed_history(step):
 
 def committed_model(step):
     """The model a step's weights were saved from: its name and the options it was built
-    with (steps 07 and 08 build FinalNet with step 06's Dropout), as the file records them."""
+    with (steps 07 to 10 build FinalNet with other Dropout settings), as the file records them."""
     saved = torch.load(train.committed_weights(step), weights_only=True)
     assert saved["model"] == STEPS[step]
     return build_model(saved["model"], **saved["options"])
@@ -45,17 +45,17 @@ def test_every_training_step_has_committed_weights():
 
 def test_train_false_loads_the_weights_and_the_history(capsys):
     model = build_model("final")
-    history = train.load_committed_run("09", model)
-    assert history == committed_history("09")
-    saved = torch.load(train.committed_weights("09"), weights_only=True)["state_dict"]
+    history = train.load_committed_run("11", model)
+    assert history == committed_history("11")
+    saved = torch.load(train.committed_weights("11"), weights_only=True)["state_dict"]
     assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
-    assert "TRAIN = False: loaded the committed weights of step 09" in capsys.readouterr().out
+    assert "TRAIN = False: loaded the committed weights of step 11" in capsys.readouterr().out
 
 
 def test_an_edited_model_is_trained_instead_of_failing(capsys):
     edited = build_model("final")
     edited[-2] = nn.Conv2d(24, 10, 1, bias=False)  # the learner changed the classifier
-    assert train.load_committed_run("09", edited) is None
+    assert train.load_committed_run("11", edited) is None
     assert "do not fit the model in the cell" in capsys.readouterr().out
 
 

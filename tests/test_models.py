@@ -56,12 +56,12 @@ def course_checks(model):
         gap=any(isinstance(m, nn.AdaptiveAvgPool2d) for m in model.modules()))
 
 
-@pytest.mark.parametrize("name", ["final", "separable"])  # the final model and notebook 11's
+@pytest.mark.parametrize("name", ["final", "separable"])  # the final model and notebook 13's
 def test_the_model_passes_the_course_checkers_as_written(name):
     assert all(course_checks(build_model(name)).values()), course_checks(build_model(name))
 
 
-@pytest.mark.parametrize("name", ["final", "separable"])  # the final model and notebook 11's
+@pytest.mark.parametrize("name", ["final", "separable"])  # the final model and notebook 13's
 def test_the_checkers_nn_dropout_really_drops(name):
     """An nn.Dropout that never drops (p = 0, or in eval mode only) would pass the check and
     teach nothing: each model's zeroes a tenth of the pooled features in training."""
@@ -83,7 +83,7 @@ def test_dropout2d_alone_fails_the_course_checkers():
 
 
 def test_separable_net_can_move_its_nn_dropout_to_the_pooled_maps():
-    """Notebook 11's candidate `pool_dropout`: the nn.Dropout after the max-pool, none on the
+    """Notebook 13's candidate `pool_dropout`: the nn.Dropout after the max-pool, none on the
     pooled features; the parameters and the brief's checks unchanged."""
     model = build_model("separable", head_dropout=0.0, pool_dropout=0.1)
     layers = list(model)

@@ -34,7 +34,7 @@ def outputs_text(nb):
 
 def test_there_is_a_numbered_sequence():
     names = [p.stem for p in NOTEBOOKS]
-    assert names[0] == "00_data" and "09_schedule" in names and "10_results" in names
+    assert names[0] == "00_data" and "09_schedule" in names and "12_results" in names
     assert [n[:2] for n in names] == [f"{i:02d}" for i in range(len(names))]
 
 

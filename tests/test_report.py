@@ -77,15 +77,15 @@ def test_a_steps_expectations_and_its_line_come_from_its_files(capsys):
     seconds = [r["total_seconds"] / 60 for r in study["per_seed"]]
     assert f"took {min(seconds):.1f} to {max(seconds):.1f} minutes per run" in printed
     assert f"{study['final']['mean']:.2f}% test accuracy" in printed and "TRAIN = False" in printed
-    report.expectations("09")  # the final step: the final model's 10-seed study
+    report.expectations(report.FINAL_STEP)  # the final step: the final model's 10-seed study
     final = report.load_asset("seeds.json")["final"]
     assert f"{final['mean']:.2f}% test accuracy at the last epoch on average over those 10 seeds" \
         in capsys.readouterr().out
-    report.expectations("11")  # no study in assets/steps/: the notebook's run
-    run = report.load_asset("metrics/11.json")["summary"]
+    report.expectations("13")  # no study in assets/steps/: the notebook's run
+    run = report.load_asset("metrics/13.json")["summary"]
     assert f"{run['last_test_acc']:.2f}% test accuracy at the last epoch of that run" in capsys.readouterr().out
     tiny = report.load_asset("tiny_seeds.json")  # the bonus, with its study given
-    report.expectations("11", tiny)
+    report.expectations("13", tiny)
     assert f"{tiny['final']['mean']:.2f}% test accuracy at the last epoch on average over those " \
         f"{tiny['seeds']} seeds" in capsys.readouterr().out
     studies = report.step_studies()
@@ -119,3 +119,23 @@ def test_how_long_quotes_the_course_time_with_train_false():
     assert course["workbook_train"] == "0"
     line = next(l for l in report.steps_table().splitlines() if l.startswith("**How long.**"))
     assert f"all {len(course['seconds'])} ran top to bottom in {course['total_seconds'] / 60:.0f} minutes" in line
+
+
+def test_a_steps_expectations_need_only_its_study_before_its_first_run(capsys):
+    """A new step's notebook quotes its seed study before the notebook has saved any run."""
+    assert not (report.ASSETS / "metrics" / "77.json").exists()
+    study = report.load_asset("steps/01.json")
+    report.expectations("77", study)
+    assert f"{study['final']['mean']:.2f}% test accuracy" in capsys.readouterr().out
+    with pytest.raises(FileNotFoundError):
+        report.expectations("77")  # neither a study nor a run: nothing to quote
+
+
+def test_a_paired_gain_of_another_number_of_the_runs():
+    control = {"command": "a", "per_seed": [dict(seed=s, final_test_acc=99.0, last3_min_test_acc=v)
+                                            for s, v in enumerate([99.0, 98.9, 99.1])]}
+    study = {"command": "b", "per_seed": [dict(seed=s, final_test_acc=99.0, last3_min_test_acc=v)
+                                          for s, v in enumerate([99.2, 99.0, 99.1])]}
+    assert report.paired_gain(control, study)["mean"] == 0
+    g = report.paired_gain(control, study, key="last3_min_test_acc")
+    assert g["d"] == pytest.approx([0.2, 0.1, 0.0]) and g["improved"] == 2

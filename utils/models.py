@@ -148,15 +148,14 @@ class LightGAP(nn.Sequential):
 
 
 class FinalNet(nn.Sequential):
-    """Steps 07 to 09, the workbook's final model: the parameters freed by GAP go into a
+    """Steps 07 to 11, the workbook's final model: the parameters freed by GAP go into a
     third conv before the pool (max-pooling then summarizes pieces of stroke at RF 7, not
     edges at 5) and into wider layers after it (24 channels). A conv's parameters do not
     depend on the size of its map, so the width goes where the digit's parts are combined
-    and where, after GAP, each channel becomes one feature for the classifier. Steps 07 and
-    08 build it with step 06's Dropout: FinalNet(dropout=0.05, head_dropout=0). The
-    defaults are the final recipe's (notebook 09): Dropout2d 0.02, and an nn.Dropout(0.1)
-    on the 24 pooled features the classifier reads (notebook 11 measures its cost at other
-    widths)."""
+    and where, after GAP, each channel becomes one feature for the classifier. Steps 07 to
+    09 build it with step 06's Dropout: FinalNet(dropout=0.05, head_dropout=0); step 10
+    lightens the Dropout2d to 0.02 (FinalNet(head_dropout=0)); step 11 adds nn.Dropout(0.1)
+    on the 24 pooled features the classifier reads. The defaults are the final model's."""
 
     def __init__(self, dropout=0.02, head_dropout=0.1):
         super().__init__(
@@ -198,13 +197,13 @@ class ScaledFinalNet(nn.Sequential):
 
 class SeparableNet(nn.Sequential):
     """The bonus notebook's model: 3,800 parameters at width 22, 17,030 at width 64 (a
-    candidate of notebook 13's search for a 99.6% mean). Two full 3x3 convs at 28x28, where
+    candidate of notebook 15's search for a 99.6% mean). Two full 3x3 convs at 28x28, where
     few channels suffice to find strokes, then max-pooling and four separable blocks of
     `width` channels at 12x12 and below, where the digit's parts are combined, and GAP. Like
     FinalNet it has an nn.Dropout(0.1) on the pooled features, to regularize what the
     classifier reads; over ten paired validation seeds it cost 0.058 points (SE 0.026),
     within the rule's 2.5 SE, and on the test set it took the five-seed mean under 99.4%
-    (notebook 11). `pool_dropout` puts an nn.Dropout after the max-pool instead, notebook 11's
+    (notebook 13). `pool_dropout` puts an nn.Dropout after the max-pool instead, notebook 13's
     candidate `pool_dropout` (with head_dropout=0), which the rule did not adopt."""
 
     def __init__(self, width=22, dropout=0.01, head_dropout=0.1, pool_dropout=0.0):

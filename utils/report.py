@@ -192,7 +192,7 @@ def pareto_table(studies):
 
 
 def pareto_studies():
-    """The width families of the bonus notebook: assets/pareto/*.json, notebook 11's study and
+    """The width families of the bonus notebook: assets/pareto/*.json, notebook 13's study and
     the final model's."""
     studies = ["tiny_seeds.json", "seeds.json"]
     return list(load_jsons(ASSETS / "pareto").values()) + [load_asset(name) for name in studies
@@ -246,13 +246,14 @@ def paired_table(control, studies, control_label="control"):
     return "\n".join(lines)
 
 
-def paired_gain(control, study):
+def paired_gain(control, study, key="final_test_acc"):
     """`study` against `control` on the seeds both have: d, each seed's final-epoch accuracy
-    minus the control's (the same seed: the same initialization, batches and augmentation
-    draws, so much of the seed's luck cancels); their mean, standard error std(d) / sqrt(n),
-    how many seeds improved, and the study's mean over those seeds."""
-    base = {r["seed"]: r["final_test_acc"] for r in control["per_seed"]}
-    acc = {r["seed"]: r["final_test_acc"] for r in study["per_seed"]}
+    (or another number of its runs, `key`) minus the control's (the same seed: the same
+    initialization, batches and augmentation draws, so much of the seed's luck cancels);
+    their mean, standard error std(d) / sqrt(n), how many seeds improved, and the study's
+    mean over those seeds."""
+    base = {r["seed"]: r[key] for r in control["per_seed"]}
+    acc = {r["seed"]: r[key] for r in study["per_seed"]}
     shared = [seed for seed in sorted(acc) if seed in base]
     if len(shared) < 2:
         raise ValueError(f"{study['command']} shares fewer than 2 seeds with the control")
@@ -264,12 +265,12 @@ def paired_gain(control, study):
 
 
 # The path's last step: the final model, whose committed study is the 10-seed seeds.json.
-FINAL_STEP = "09"
+FINAL_STEP = "11"
 
 
 def step_studies(folder=None):
     """The seed study of every step of the path, {step: study}, in path order: steps 01 to
-    08 from `python -m utils.seeds --name steps/NN` (seeds 0 to 4), the final step from
+    10 from `python -m utils.seeds --name steps/NN` (seeds 0 to 4), the final step from
     the final model's 10-seed study (seeds.json, seeds 0 to 9), which holds the same five."""
     studies = load_jsons(folder or ASSETS / "steps")
     if folder is None and (ASSETS / "seeds.json").exists():
@@ -289,19 +290,19 @@ def expectations(step, study=None):
     took, what it ended at, and what TRAIN = False does instead. With a seed study of the
     step (`study`, by default the step's in assets/steps/), its runs give both; otherwise
     the notebook's committed run."""
-    run = load_asset(f"metrics/{step}.json")
-    epochs = run["recipe"]["epochs"]
     study = study or step_studies().get(step)
     if study:
         seconds = [r["total_seconds"] for r in study["per_seed"]]
         f = study["final"]
-        took = (f"{epochs} epochs took {min(seconds) / 60:.1f} to {max(seconds) / 60:.1f} minutes "
-                f"per run, {study['seeds']} runs from the command line")
+        epochs = study["per_seed"][0]["epochs"]
+        took = (f"{epochs} epochs took {min(seconds) / 60:.1f} to {max(seconds) / 60:.1f} "
+                f"minutes per run, {study['seeds']} runs from the command line")
         expect = (f"{f['mean']:.2f}% test accuracy at the last epoch on average over those "
                   f"{study['seeds']} seeds (std {f['std']:.2f}, lowest {f['min']:.2f}%)")
     else:
-        took = (f"{epochs} epochs took {run['summary']['total_seconds'] / 60:.1f} minutes in "
-                "this notebook's committed run")
+        run = load_asset(f"metrics/{step}.json")
+        took = (f"{run['recipe']['epochs']} epochs took {run['summary']['total_seconds'] / 60:.1f} "
+                "minutes in this notebook's committed run")
         expect = f"{run['summary']['last_test_acc']:.2f}% test accuracy at the last epoch of that run"
     print(f"Training: {took}, on two busy CPU cores (one thread per run, two runs at a time); "
           f"on a GPU: not measured for this step.\nExpect: {expect}; another seed, CPU or GPU moves "
@@ -368,11 +369,11 @@ def paired_folder_table(studies_by_name):
 
 def headline():
     """The README's first lines of results: the final model's committed run and its seeds."""
-    final = load_asset("metrics/09.json")
+    final = load_asset(f"metrics/{FINAL_STEP}.json")
     seeds = load_asset("seeds.json")
     run, study = final["summary"], seeds["final"]
     return (f"The final model has **{final['params']:,} parameters**. Its committed run "
-            f"(notebook 09) ends its {run['epochs']} epochs at **{run['last_test_acc']:.2f}%** "
+            f"(notebook {FINAL_STEP}) ends its {run['epochs']} epochs at **{run['last_test_acc']:.2f}%** "
             f"test accuracy (best {run['best_test_acc']:.2f}%, epoch {run['best_test_epoch']}); "
             f"trained {seeds['seeds']} times from the command line, with seeds 0 to "
             f"{seeds['seeds'] - 1}, it ends at **{study['mean']:.2f}% on average** (std "
@@ -434,7 +435,7 @@ STUDIES = {
     "seeds.json": "float32, 2 CPU cores",
     "seeds_bf16.json": "bf16, 2 CPU cores",
     "seeds_cuda.json": "H100, batch 512; previous final model, no head Dropout",
-    "tiny_seeds.json": "notebook 11's 3,800-parameter model",
+    "tiny_seeds.json": "notebook 13's 3,800-parameter model",
 }
 
 

@@ -3,7 +3,7 @@
     python -m utils.train --model final --epochs 15 --seed 0 --out runs/final
 
 trains a model of `utils.models` and writes metrics.json, weights.pt and curves.png to --out.
-The defaults are the final recipe of the workbook (notebook 09).
+The defaults are the final recipe of the workbook (notebook 11).
 """
 import argparse
 import inspect
@@ -431,7 +431,7 @@ def train_switch():
 
 def committed_weights(step):
     """Where notebook `step`'s committed weights live: next to its metrics in assets/, but for
-    the final model's, which the README and notebook 10 know as final_weights.pt."""
+    the final model's, which the README and notebook 12 know as final_weights.pt."""
     return ASSETS / ("final_weights.pt" if step == FINAL_STEP else f"metrics/{step}.pt")
 
 

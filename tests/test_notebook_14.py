@@ -1,4 +1,4 @@
-"""Notebook 12's self-checking exercises, run as they stand in the committed notebook, without
+"""Notebook 14's self-checking exercises, run as they stand in the committed notebook, without
 a kernel: each says "not answered yet" for None, ✅ for a right answer, ❌ with its hint for a
 wrong one, and never raises."""
 import torch
@@ -10,7 +10,7 @@ WRONG = ["abc", [1], {}, object(), float("nan"), -1, 0, True, 1e300]
 
 
 def code_cell(text):
-    return notebook_code_cell("12_fast.ipynb", text)
+    return notebook_code_cell("14_fast.ipynb", text)
 
 
 def run(cell, **names):
