@@ -165,7 +165,7 @@ def test_readme_is_a_learners_entry_of_under_15000_characters():
 
 
 def test_readme_headline_is_the_committed_final_run_and_seed_study():
-    final = json.loads((report.ASSETS / "metrics" / "09.json").read_text())
+    final = json.loads((report.ASSETS / "metrics" / f"{report.FINAL_STEP}.json").read_text())
     seeds = json.loads((report.ASSETS / "seeds.json").read_text())
     headline = readme_block("headline")
     assert f"**{final['params']:,} parameters**" in headline

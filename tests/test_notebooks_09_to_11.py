@@ -71,10 +71,14 @@ def test_10_the_factor_measured_as_the_exercise_says_passes_its_check():
     """The way the exercise describes finds the factor: the block's output before its
     Dropout2d against after it, on the channels kept."""
     torch.manual_seed(0)
-    model = FinalNet(dropout=0.02, head_dropout=0.0).train()
+    model = FinalNet(dropout=0.02, head_dropout=0.0)
+    model.eval(); model[0][3].train()
+    running_mean = model[0][1].running_mean.clone()
     x = torch.randn(64, 1, 28, 28)
-    before = model[0][:3](x)
-    after = model[0][3](before)
+    with torch.no_grad():
+        before = model[0][:3](x)
+        after = model[0][3](before)
+    assert torch.equal(model[0][1].running_mean, running_mean)  # BatchNorm left alone
     kept = after.abs().sum(dim=(2, 3)) > 0
     factor = (after[kept].sum() / before[kept].sum()).item()
     check = code_cell("10_lighter_dropout.ipynb", "exercises.check(kept_factor")

@@ -453,3 +453,19 @@ def test_diagnose_measures_train_accuracy_in_eval_mode_against_the_test(capsys):
     assert found["params"] == 13_026 and not found["over_budget"]
     assert "under the 20,000 budget" in capsys.readouterr().out
     assert train.diagnose(build_model("skeleton"), train_loader, history)["over_budget"]
+
+
+def test_largest_feature_share_is_the_top_positive_term_of_the_predicted_score():
+    """Pooled features (1, 1, 1, 1). Class 0's weights (2, 1, 1, -5) score -1, class 1's
+    (0.1 each) score 0.4: class 1 wins and its largest term is a quarter of its positive ones.
+    Without the -5, class 0 wins (4) and its largest term, 2, is half of 2 + 1 + 1."""
+    model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Conv2d(4, 2, 1, bias=False),
+                                torch.nn.Flatten())
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([[2.0, 1.0, 1.0, -5.0], [0.1, 0.1, 0.1, 0.1]]).view(2, 4, 1, 1))
+    loader = [(torch.ones(3, 4, 5, 5), torch.zeros(3, dtype=torch.long))]
+    assert train.largest_feature_share(model, loader) == pytest.approx(25.0)
+    with torch.no_grad():
+        model[1].weight[0, 3] = 0.0
+    assert train.largest_feature_share(model, loader) == pytest.approx(50.0)
+    assert not model[1]._forward_hooks  # the hook is removed

@@ -336,6 +336,29 @@ def diagnose(model, train_loader, history, budget=20_000):
     return found
 
 
+@torch.inference_mode()
+def largest_feature_share(model, loader):
+    """How much of each prediction rests on one feature: for a model that ends in GAP and a
+    1x1 classifier, each class score is a sum over the pooled features of weight x feature.
+    For every image, the largest positive term of the predicted class's sum divided by all
+    its positive terms; returned as the mean over `loader`, in % (100: one feature alone)."""
+    model.eval()
+    classifier = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    pooled = []
+    hook = classifier.register_forward_hook(lambda module, inputs, output: pooled.append(inputs[0]))
+    device = next(model.parameters()).device
+    shares = []
+    try:
+        for x, _ in loader:
+            pooled.clear()
+            predicted = model(x.to(device)).argmax(1)
+            terms = (pooled[0].flatten(1) * classifier.weight[predicted, :, 0, 0]).clamp(min=0)
+            shares.append(terms.max(1).values / terms.sum(1).clamp(min=1e-12))
+    finally:
+        hook.remove()
+    return 100.0 * torch.cat(shares).mean().item()
+
+
 def lr_range_test(model, loader, optimizer, start=1e-4, end=1.0, steps=200, smoothing=0.9):
     """The learning-rate range test (Smith, 2017; fastai's lr_find): train for `steps`
     batches with the rate grown exponentially from `start` to `end`, record the loss, and
