@@ -47,12 +47,12 @@ def test_09_warm_up_and_the_first_rate():
         assert run(first, learning_rates=learning_rates, start_lr=wrong).startswith("❌"), wrong
 
 
-def test_10_predict_the_fit():
-    check = code_cell("10_lighter_dropout.ipynb", "exercises.check(first_to_move")
-    assert run(check, first_to_move=None).startswith("❌ not answered yet")
-    assert run(check, first_to_move="A").startswith("✅")
+def test_10_why_the_train_curve_rose():
+    check = code_cell("10_lighter_dropout.ipynb", "exercises.check(why_train_curve_rose")
+    assert run(check, why_train_curve_rose=None).startswith("❌ not answered yet")
+    assert run(check, why_train_curve_rose="A").startswith("✅")
     for wrong in ["b", "c"] + WRONG:
-        assert run(check, first_to_move=wrong).startswith("❌"), wrong
+        assert run(check, why_train_curve_rose=wrong).startswith("❌"), wrong
 
 
 def test_10_the_factor_of_a_kept_channel_is_read_from_the_learners_model():
