@@ -373,7 +373,8 @@ def headline():
     seeds = load_asset("seeds.json")
     run, study = final["summary"], seeds["final"]
     return (f"The final model has **{final['params']:,} parameters**. Its committed run "
-            f"(notebook {FINAL_STEP}) ends its {run['epochs']} epochs at **{run['last_test_acc']:.2f}%** "
+            f"(notebook {FINAL_STEP}) ends its {run['epochs']} epochs at "
+            f"**{run['last_test_acc']:.2f}%** "
             f"test accuracy (best {run['best_test_acc']:.2f}%, epoch {run['best_test_epoch']}); "
             f"trained {seeds['seeds']} times from the command line, with seeds 0 to "
             f"{seeds['seeds'] - 1}, it ends at **{study['mean']:.2f}% on average** (std "
