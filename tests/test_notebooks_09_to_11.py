@@ -18,6 +18,15 @@ def run(cell, **names):
     return printed(cell, dict(exercises=exercises, torch=torch, nn=nn, **names))
 
 
+def assert_choice(notebook, name, right):
+    """A multiple-choice check among (a), (b), (c): None, the right letter, the two others, junk."""
+    check = code_cell(notebook, f"exercises.check({name}")
+    assert run(check, **{name: None}).startswith("❌ not answered yet")
+    assert run(check, **{name: right}).startswith("✅")
+    for wrong in ["b", "c"] + WRONG:
+        assert run(check, **{name: wrong}).startswith("❌"), wrong
+
+
 def test_09_reading_the_range_test_accepts_a_range_around_the_rule_and_echoes_the_answer():
     check = code_cell("09_schedule.ipynb", "exercises.check(my_peak")
     rates = [10 ** (-4 + 4 * i / 199) for i in range(200)]
@@ -35,11 +44,7 @@ def test_09_reading_the_range_test_accepts_a_range_around_the_rule_and_echoes_th
 
 
 def test_09_warm_up_and_the_first_rate():
-    warm_up = code_cell("09_schedule.ipynb", "exercises.check(why_warm_up")
-    assert run(warm_up, why_warm_up=None).startswith("❌ not answered yet")
-    assert run(warm_up, why_warm_up="(a)").startswith("✅")
-    for wrong in ["b", "c"] + WRONG:
-        assert run(warm_up, why_warm_up=wrong).startswith("❌"), wrong
+    assert_choice("09_schedule.ipynb", "why_warm_up", "(a)")
     first = code_cell("09_schedule.ipynb", "exercises.check(start_lr")
     learning_rates = [0.005, 0.006]
     assert run(first, learning_rates=learning_rates, start_lr="0.05 / 10").startswith("✅")
@@ -48,11 +53,7 @@ def test_09_warm_up_and_the_first_rate():
 
 
 def test_10_why_the_train_curve_rose():
-    check = code_cell("10_lighter_dropout.ipynb", "exercises.check(why_train_curve_rose")
-    assert run(check, why_train_curve_rose=None).startswith("❌ not answered yet")
-    assert run(check, why_train_curve_rose="A").startswith("✅")
-    for wrong in ["b", "c"] + WRONG:
-        assert run(check, why_train_curve_rose=wrong).startswith("❌"), wrong
+    assert_choice("10_lighter_dropout.ipynb", "why_train_curve_rose", "A")
 
 
 def test_10_the_factor_of_a_kept_channel_is_read_from_the_learners_model():
@@ -86,11 +87,7 @@ def test_10_the_factor_measured_as_the_exercise_says_passes_its_check():
 
 
 def test_11_dropout2d_after_gap():
-    check = code_cell("11_head_dropout.ipynb", "exercises.check(same_thing")
-    assert run(check, same_thing=None).startswith("❌ not answered yet")
-    assert run(check, same_thing="a").startswith("✅")
-    for wrong in ["b", "c"] + WRONG:
-        assert run(check, same_thing=wrong).startswith("❌"), wrong
+    assert_choice("11_head_dropout.ipynb", "same_thing", "a")
 
 
 def test_11_features_zeroed_per_image_is_read_from_the_learners_model():
