@@ -111,6 +111,8 @@ def test_every_address_of_the_workbook_is_the_one_in_utils_repository():
     readme = report.README.read_text()
     for path in NOTEBOOKS:
         assert f"({repository.colab_url(path.name)})" in readme, f"README has no badge for {path.name}"
+    assert f"({repository.pages_url()})" in readme, "the README does not link to the book"
+    assert f"url: {repository.url()}" in (report.REPO_ROOT / "notebooks" / "_config.yml").read_text()
 
 
 def test_moving_the_workbook_rewrites_every_address_in_one_command(tmp_path):
@@ -119,10 +121,11 @@ def test_moving_the_workbook_rewrites_every_address_in_one_command(tmp_path):
         copy.parent.mkdir(parents=True, exist_ok=True)
         copy.write_text(path.read_text())
     changed = repository.move("someone/fork", root=tmp_path)
-    assert len(changed) == len(NOTEBOOKS) + 2  # the notebooks, the README and GITHUB's line
+    assert len(changed) == len(NOTEBOOKS) + 3  # the notebooks, the README, the book, GITHUB's line
     for path in changed:
         text = path.read_text()
         assert repository.GITHUB not in text and "someone/fork" in text
+    assert repository.pages_url("someone/fork") in (tmp_path / "README.md").read_text()
     assert 'GITHUB = "someone/fork"' in (tmp_path / "utils" / "repository.py").read_text()
     with pytest.raises(ValueError, match="not a GitHub owner/name"):
         repository.move("https://github.com/x/y", root=tmp_path)

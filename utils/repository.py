@@ -2,7 +2,7 @@
 
 A notebook opened alone (in Colab, on Kaggle, downloaded) has no utils/ to import this
 from, so its setup cell and its Colab badge name the address literally, as do the README's
-badges. tests/test_notebooks.py checks that every one of them agrees with GITHUB, and for a
+badges and links to the book, and the book's configuration (notebooks/_config.yml). tests/test_notebooks.py checks that every one of them agrees with GITHUB, and for a
 fork or a move
 
     python -m utils.repository new-owner/new-name
@@ -29,10 +29,17 @@ def colab_url(notebook, github=GITHUB):
     return f"https://colab.research.google.com/github/{github}/blob/main/notebooks/{notebook}"
 
 
+def pages_url(github=GITHUB):
+    """Where GitHub Pages publishes the course as a book (.github/workflows/book.yml)."""
+    owner, name = github.split("/")
+    return f"https://{owner.lower()}.github.io/{name}/"
+
+
 def files_naming_it(root=ROOT):
-    """The files that name the address: the README, the notebooks and this module."""
+    """The files that name the address: the README, the notebooks, the book's configuration
+    and this module."""
     return [root / "README.md", *sorted((root / "notebooks").glob("*.ipynb")),
-            root / "utils" / "repository.py"]
+            root / "notebooks" / "_config.yml", root / "utils" / "repository.py"]
 
 
 def move(new, old=GITHUB, root=ROOT):
@@ -45,6 +52,7 @@ def move(new, old=GITHUB, root=ROOT):
         moved = (text.replace(f"github.com/{old}", f"github.com/{new}")
                      .replace(f"colab.research.google.com/github/{old}/",
                               f"colab.research.google.com/github/{new}/")
+                     .replace(pages_url(old), pages_url(new))
                      .replace(f'GITHUB = "{old}"', f'GITHUB = "{new}"'))
         if moved != text:
             path.write_text(moved)
