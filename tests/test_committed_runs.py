@@ -71,3 +71,19 @@ def test_the_train_switch_defaults_to_training_unless_workbook_train_is_0(value,
     if value is not None:
         monkeypatch.setenv("WORKBOOK_TRAIN", value)
     assert train.train_switch() is expected
+
+
+@pytest.mark.parametrize("gpu, workbook_train, expected", [
+    (False, None, False), (True, None, True), (False, "1", True), (False, "0", False)])
+def test_in_colab_without_a_gpu_the_switch_loads_the_committed_run_and_says_how_to_train(
+        gpu, workbook_train, expected, monkeypatch, capsys):
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    monkeypatch.delenv("WORKBOOK_TRAIN", raising=False)
+    if workbook_train is not None:
+        monkeypatch.setenv("WORKBOOK_TRAIN", workbook_train)
+    assert train.train_switch() is expected
+    err = capsys.readouterr().err
+    warned = not gpu and workbook_train is None
+    assert ("WARNING: no GPU in this Colab runtime, so TRAIN = False" in err) is warned
+    assert ("Runtime > Change runtime type" in err and "TRAIN = True in this cell" in err) is warned

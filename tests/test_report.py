@@ -1,3 +1,4 @@
+import copy
 import json
 
 import pytest
@@ -139,3 +140,40 @@ def test_a_paired_gain_of_another_number_of_the_runs():
     assert report.paired_gain(control, study)["mean"] == 0
     g = report.paired_gain(control, study, key="last3_min_test_acc")
     assert g["d"] == pytest.approx([0.2, 0.1, 0.0]) and g["improved"] == 2
+
+
+def test_a_learners_own_run_is_set_against_the_committed_run_and_its_seeds(capsys, monkeypatch):
+    committed = report.load_asset("metrics/05.json")
+    study = report.step_studies()["05"]["final"]
+    mine = copy.deepcopy(committed["history"])
+
+    report.against_committed("05", committed["params"], mine)  # the committed run itself
+    assert capsys.readouterr().out == ""
+
+    mine[-1]["test_acc"] = round(study["mean"] + 0.5 * study["std"], 2)  # another seed
+    report.against_committed("05", committed["params"], mine)
+    out = capsys.readouterr().out
+    assert f"Your run ends at {mine[-1]['test_acc']:.2f}%" in out
+    assert f"ended at {committed['history'][-1]['test_acc']:.2f}%" in out and "Yours is within" in out
+
+    mine[-1]["test_acc"] = round(study["mean"] - 4 * study["std"], 2)  # something else changed
+    report.against_committed("05", committed["params"], mine)
+    assert "Yours is outside" in capsys.readouterr().out
+
+    report.against_committed("05", committed["params"] + 8, mine)  # an edited model
+    assert "not compared" in capsys.readouterr().out
+
+    monkeypatch.setenv("WORKBOOK_SMOKE", "1")  # smoke numbers are not results
+    report.against_committed("05", committed["params"], mine)
+    assert capsys.readouterr().out == ""
+
+
+def test_an_older_torch_than_requirements_names_is_found_with_its_bound():
+    import utils
+    bounds = utils.lower_bounds()
+    assert bounds["torch"] and bounds["torchvision"]
+    assert utils.version_tuple("2.10.0rc1+cu128") == (2, 10, 0) < utils.version_tuple("2.10.1")
+    old = {"torch": "2.0.1+cu118", "torchvision": "0.15.2"}
+    assert utils.outdated(installed=old.get) == [("torch", "2.0.1+cu118", bounds["torch"]),
+                                                 ("torchvision", "0.15.2", bounds["torchvision"])]
+    assert utils.outdated(installed={"torch": "99.0", "torchvision": "99.0"}.get) == []

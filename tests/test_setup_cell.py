@@ -75,3 +75,26 @@ def test_a_notebook_alone_in_an_empty_folder_clones_the_workbook_and_runs(colab,
                       for output in cell.get("outputs", []))
     assert ("no GPU in this Colab runtime" in printed
             and "Runtime > Change runtime type" in printed) == (colab and not torch.cuda.is_available())
+    # and there a step loads its committed run rather than stall a lesson on the CPU
+    assert ("TRAIN = False: loaded the committed weights" in printed) == (colab and not torch.cuda.is_available())
+
+
+@pytest.mark.skipif(not IS_A_GIT_CHECKOUT, reason="the clone is served from this git checkout")
+def test_with_google_drive_mounted_the_workbook_is_cloned_there_once_for_every_notebook(tmp_path):
+    """Colab mounts Google Drive at /content/drive/MyDrive; here a folder stands in for it.
+    The first notebook clones the workbook into it; a notebook opened later, from another
+    empty folder (another runtime), finds it there and clones nothing."""
+    drive = tmp_path / "MyDrive"
+    drive.mkdir()
+    cell = SETUP_CELL.replace('"/content/drive/MyDrive"', f'"{drive}"')
+    assert cell != SETUP_CELL
+    probe = cell + "\nprint(root)\n"
+    for runtime, serve_from in [("first", f"file://{REPO_ROOT}"), ("second", "file:///nowhere")]:
+        folder = tmp_path / runtime
+        folder.mkdir()
+        env = dict(os.environ, **git_config(tmp_path, serve_from))  # the second cannot clone
+        result = subprocess.run([sys.executable, "-c", probe], cwd=folder, env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert Path(result.stdout.strip()) == drive / "mnist-sub20k"
+        assert not (folder / "mnist-sub20k").exists()

@@ -61,7 +61,10 @@ def output_path(name):
 
 
 def save_step(step, title, model_name, params, history, summary, recipe):
-    """Save one notebook's run as metrics/<step>.json (see `output_path`); return the path."""
+    """Save one notebook's run as metrics/<step>.json (see `output_path`); return the path.
+    A learner's own run is first set against the committed one (`against_committed`)."""
+    if not publishing():
+        against_committed(step, params, history)
     path = output_path(f"metrics/{step}.json")
     save_json(dict(step=step, title=title, model=model_name, params=params, recipe=recipe,
                    smoke=smoke_mode(), summary=summary, history=history), path)
@@ -81,6 +84,46 @@ def load_asset(name):
 def load_steps(folder=None):
     """Every saved step, in notebook order (the file names start with the step number)."""
     return list(load_jsons(folder or ASSETS / "metrics").values())
+
+
+# Seeds and machines move a run's final accuracy by a few standard deviations of a seed
+# study at most; further than this from the study's mean, something else changed.
+SPREAD_EXPLAINED = 3
+
+
+def against_committed(step, params, history):
+    """After a learner's own run of notebook `step`: its final test accuracy against the
+    committed run's and, where the step has a seed study, against the spread of its seeds,
+    with a verdict. Says nothing for the committed run itself (TRAIN = False, or the run that
+    made it) or in smoke mode, whose numbers are not results."""
+    if smoke_mode() or not (ASSETS / f"metrics/{step}.json").exists():
+        return
+    committed = load_asset(f"metrics/{step}.json")
+    if history == committed["history"]:
+        return
+    mine, theirs = history[-1]["test_acc"], committed["history"][-1]["test_acc"]
+    if len(history) != len(committed["history"]) or params != committed["params"]:
+        print(f"Your run ends at {mine:.2f}% after {len(history)} epochs with {params:,} parameters; "
+              f"the committed run of step {step} ({len(committed['history'])} epochs, "
+              f"{committed['params']:,} parameters) ended at {theirs:.2f}%. Your recipe or model "
+              "differs from it, so the two are not compared.")
+        return
+    line = f"Your run ends at {mine:.2f}% test accuracy; the committed run of step {step} ended at {theirs:.2f}%"
+    study = step_studies().get(step)
+    if not study:
+        print(line + ". Another seed or machine moves a run a little (notebook 15 measures how much).")
+        return
+    f = study["final"]
+    low, high = f["mean"] - SPREAD_EXPLAINED * f["std"], f["mean"] + SPREAD_EXPLAINED * f["std"]
+    print(f"{line}, its {study['seeds']} seeds at {f['mean']:.2f}% on average (std {f['std']:.2f}, "
+          f"{f['min']:.2f}% to {f['max']:.2f}%).")
+    if low <= mine <= high:
+        print(f"Yours is within {SPREAD_EXPLAINED} std of that mean ({low:.2f}% to {high:.2f}%): "
+              "a difference that another seed, or another machine (a GPU, another CPU), explains.")
+    else:
+        print(f"Yours is outside {SPREAD_EXPLAINED} std of that mean ({low:.2f}% to {high:.2f}%): "
+              "more than seeds and machines explain. Check what you changed (the model, the "
+              "recipe, the data), then run it again.")
 
 
 def results_table(steps):

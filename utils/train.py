@@ -54,8 +54,9 @@ def pick_device(name=None):
         name = "cuda" if torch.cuda.is_available() else "cpu"
         host = hosted_notebook()
         if name == "cpu" and host:
-            print(f"WARNING: no GPU in this {host} runtime, so training runs on the CPU, which "
-                  "is much slower (the time under each notebook's title says how much).\n"
+            print(f"WARNING: no GPU in this {host} runtime, so training would run on the CPU, "
+                  "which is much slower (the time under each notebook's title says how much): "
+                  "the notebooks load their committed runs instead, unless TRAIN = True.\n"
                   f"To switch one on: {GPU_MENUS[host]}.", file=sys.stderr)
     try:
         device = torch.device(name)
@@ -447,9 +448,20 @@ def load_weights(model, path):
 
 
 def train_switch():
-    """The default of a notebook's TRAIN switch: True (train), unless WORKBOOK_TRAIN=0 is set
-    in the environment, as the tests do, or a reader who wants a quick look."""
-    return os.environ.get("WORKBOOK_TRAIN", "1") != "0"
+    """The default of a notebook's TRAIN switch: WORKBOOK_TRAIN when it is set (0 loads the
+    committed run, as the tests do; 1 trains); otherwise train, except in a Colab or Kaggle
+    runtime without a GPU, where a step would take a lesson's worth of minutes on its CPU:
+    there the committed run is loaded, loudly, with how to train anyway."""
+    if "WORKBOOK_TRAIN" in os.environ:
+        return os.environ["WORKBOOK_TRAIN"] != "0"
+    host = hosted_notebook()
+    if host and not torch.cuda.is_available():
+        print(f"WARNING: no GPU in this {host} runtime, so TRAIN = False: this notebook loads "
+              "its step's committed run instead of training it for 10 minutes or more on the "
+              f"CPU.\nTo switch a GPU on: {GPU_MENUS[host]}. To train on the CPU anyway: "
+              "TRAIN = True in this cell.", file=sys.stderr)
+        return False
+    return True
 
 
 def committed_weights(step):
