@@ -1,0 +1,72 @@
+"""Student copies of the notebooks, for a class: the same notebooks without the worked
+answers (their collapsed `<details>` blocks: solutions and recall answers) and without the
+outputs of the exercise cells, like fastbook's clean/ folder.
+
+    python -m utils.student_copies --out students
+
+writes one copy per notebook into students/ (ignored by git). Inside a clone of the
+workbook the copies find its utils/ one folder up, as the notebooks do; opened alone (in
+Colab) they clone the workbook, answers included, so they hide the worked answers from a
+reader, not from a determined one. notebooks/teaching.md says how to hand them out.
+"""
+import argparse
+import re
+from pathlib import Path
+
+import nbformat
+
+from utils.data import REPO_ROOT
+
+NOTEBOOKS = REPO_ROOT / "notebooks"
+DETAILS = re.compile(r"<details>.*?</details>", re.DOTALL)
+IN_THE_TEACHERS_COPY = "*(The answer is in the teacher's copy.)*"
+EXERCISES = re.compile(r"^## (Exercises|Try it)\b", re.MULTILINE)
+
+
+def student_copy(nb):
+    """A copy of the notebook `nb` (nbformat) for a student: each `<details>` block of its
+    markdown replaced by a note, and the code cells from its exercises on left without
+    outputs. The code itself is the notebook's, unchanged."""
+    nb = nbformat.from_dict(nb)
+    in_exercises = False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            in_exercises = in_exercises or bool(EXERCISES.search(cell.source))
+            cell.source = DETAILS.sub(IN_THE_TEACHERS_COPY, cell.source)
+        elif in_exercises:
+            cell.outputs, cell.execution_count = [], None
+    nb.metadata["student_copy"] = True
+    return nb
+
+
+def write_copies(out, notebooks=None):
+    """Write a student copy of each notebook (default: all of them) into the folder `out`;
+    return the paths written. Refuses to write into the notebooks' own folder."""
+    out = Path(out)
+    if out.resolve() == NOTEBOOKS.resolve():
+        raise ValueError("the copies would replace the notebooks: choose another folder, "
+                         "e.g. --out students")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        copy = out / path.name
+        nbformat.write(student_copy(nbformat.read(path, as_version=4)), copy)
+        written.append(copy)
+    return written
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m utils.student_copies", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "students",
+                   help="the folder for the copies (default: students/ in the workbook)")
+    args = p.parse_args(argv)
+    try:
+        written = write_copies(args.out)
+    except ValueError as error:
+        p.error(str(error))
+    print(f"{len(written)} student copies in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
