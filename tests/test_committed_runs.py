@@ -49,7 +49,10 @@ def test_train_false_loads_the_weights_and_the_history(capsys):
     assert history == committed_history("11")
     saved = torch.load(train.committed_weights("11"), weights_only=True)["state_dict"]
     assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
-    assert "TRAIN = False: loaded the committed weights of step 11" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "TRAIN = False: loaded the committed weights of step 11" in out
+    # and the log as the committed run printed it, every epoch, in fit's own format
+    assert out.count("\nepoch ") == len(history) and train.epoch_line(history[-1], len(history)) in out
 
 
 def test_an_edited_model_is_trained_instead_of_failing(capsys):

@@ -14,7 +14,7 @@ from utils.data import data_root
 from utils.report import README, REPO_ROOT, markers
 
 NOTEBOOKS = course_plan.notebooks()
-OBJECTIVE = re.compile(r"^- (.+) \(exercise (\d+)\)$", re.MULTILINE)
+OBJECTIVE = re.compile(r"^- (.+) \((?:exercise|Try it) (\d+)\)$", re.MULTILINE)
 
 
 def title_cell(path):
@@ -92,7 +92,7 @@ def copies(tmp_path_factory):
     return {path.name: path for path in written}
 
 
-def test_student_copies_hold_no_worked_answer_and_no_exercise_output_and_the_same_code(copies):
+def test_student_copies_hold_no_worked_answer_and_their_checks_are_collapsed(copies):
     assert sorted(copies) == [path.name for path in NOTEBOOKS]
     for path in NOTEBOOKS:
         original = nbformat.read(path, as_version=4)
@@ -105,12 +105,21 @@ def test_student_copies_hold_no_worked_answer_and_no_exercise_output_and_the_sam
         for answer in answers:  # no worked answer survives, in any cell
             body = answer.split("</summary>")[-1].replace("</details>", "").strip()
             assert body[:200] not in text
-        assert [c.source for c in copy.cells if c.cell_type == "code"] == \
-               [c.source for c in original.cells if c.cell_type == "code"]
-        start = next(i for i, c in enumerate(copy.cells) if c.cell_type == "markdown"
-                     and student_copies.EXERCISES.search(c.source))
-        assert not any(c.get("outputs") for c in copy.cells[start:] if c.cell_type == "code")
-        assert any(c.get("outputs") for c in copy.cells[:start] if c.cell_type == "code")
+        # The code is the notebook's; a check cell only gains its title, and is collapsed
+        # with no output. Other cells keep theirs, the exercises' data included.
+        pairs = [(o, c) for o, c in zip(original.cells, copy.cells) if o.cell_type == "code"]
+        checks = [c for o, c in pairs if c.source != o.source]
+        assert checks, f"{path.name}: no check cell collapsed"
+        for o, c in pairs:
+            if c.source != o.source:
+                assert c.source == student_copies.CHECK_TITLE + o.source
+                assert c.metadata["jupyter"]["source_hidden"] and c.metadata["cellView"] == "form"
+                assert not c.outputs and "check" in o.source
+            else:
+                assert c.outputs == o.outputs
+        # Its Colab badge opens the copy, in the folder the copies were written to.
+        assert f"/blob/main/students/{path.name})" in copy.cells[0].source
+        assert "/blob/main/notebooks/" not in copy.cells[0].source
 
 
 def test_student_copies_never_replace_the_notebooks():

@@ -7,10 +7,11 @@ writes, from the committed measurements, the time line under each notebook's tit
 its `<!-- times:start -->` markers) and the table of times in notebooks/teaching.md; a test
 fails when either is stale. The times: the notebook's prose at READING_SPEED, its run top
 to bottom with TRAIN = False (assets/course_time.json, `python -m utils.course_time`), and
-the training of its model on two CPU cores (its step's seed study, else its committed run).
+the training of its model on two CPU cores (the median run of its seed study).
 """
 import json
 import re
+import statistics
 
 from utils.report import REPO_ROOT, load_asset, markers, notebook_title, step_studies
 
@@ -25,7 +26,7 @@ PLAN = {
     "02": (2, "core"), "03": (2, "core"),
     "04": (3, "core"), "05": (3, "core"),
     "06": (4, "core"), "07": (4, "core"),
-    "08": (5, "core"), "09": (5, "core"), "10": (5, "optional"), "11": (5, "core"),
+    "08": (5, "core"), "09": (5, "core"), "10": (5, "core"), "11": (5, "core"),
     "12": (6, "core"), "15": (6, "core"), "13": (6, "optional"), "14": (6, "optional"),
 }
 # The seed study whose runs time a notebook's training, where it is not its step's.
@@ -54,13 +55,12 @@ def prose_words(nb):
 
 
 def training_minutes(step):
-    """(lowest, highest) minutes that training the notebook's model took on two busy CPU
-    cores, one run per core, over its seed study; None when the notebook trains nothing."""
+    """The median minutes that training the notebook's model took over its seed study, on
+    two CPU cores shared by two runs; None when the notebook trains nothing."""
     name = STUDY_OF.get(step)
     study = load_asset(name) if name else step_studies().get(step)
     if study:
-        seconds = [run["total_seconds"] for run in study["per_seed"]]
-        return min(seconds) / 60, max(seconds) / 60
+        return statistics.median(run["total_seconds"] for run in study["per_seed"]) / 60
     return None
 
 
@@ -70,31 +70,29 @@ def times(path, nb, run_seconds):
                 run=run_seconds[path.name], train=training_minutes(path.name[:2]))
 
 
-def minutes(low, high):
-    low, high = round(low), round(high)
-    return f"{low} minutes" if low == high else f"{low} to {high} minutes"
-
-
 def seconds_or_minutes(seconds):
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} minutes"
 
 
 def time_line(t):
     """The line under a notebook's title."""
-    train = (f"training its model took {minutes(*t['train'])} per run on two CPU cores shared "
-             "by two runs (on a GPU: not measured)" if t["train"] else "it trains nothing")
+    if t["train"]:
+        run = f"{seconds_or_minutes(t['run'])} to run top to bottom with `TRAIN = False`"
+        train = (f"; training its model instead takes about {t['train']:.0f} minutes on two CPU "
+                 "cores shared with a second run (faster alone, and on a GPU: notebook 14 measures both)")
+    else:
+        run, train = f"{seconds_or_minutes(t['run'])} to run top to bottom", ""
     return (f"**Time**: about {t['read']} minutes to read ({t['words']:,} words of prose at "
-            f"{READING_SPEED} a minute); {seconds_or_minutes(t['run'])} to run top to bottom with "
-            f"`TRAIN = False` on two CPU cores; {train}.")
+            f"{READING_SPEED} a minute); {run} on two CPU cores{train}.")
 
 
 def table(all_times):
     """The teacher's table: every notebook, its week, core or optional, and its times."""
-    lines = ["| notebook | week | | reading | run with `TRAIN = False` | training its model, "
-             "two CPU cores |", "|---|---:|---|---:|---:|---:|"]
+    lines = ["| notebook | week | core or optional | reading | run top to bottom "
+             "(`TRAIN = False`) | training its model, two CPU cores |", "|---|---:|---|---:|---:|---:|"]
     for path, t in all_times.items():
         week, need = PLAN[path.name[:2]]
-        train = minutes(*t["train"]) if t["train"] else "trains nothing"
+        train = f"about {t['train']:.0f} minutes" if t["train"] else "nothing to train"
         lines.append(f"| [{path.name[:2]} {notebook_title(path)}]({path.name}) | {week} | {need} | {t['read']} min "
                      f"| {seconds_or_minutes(t['run'])} | {train} |")
     total_read = sum(t["read"] for t in all_times.values())

@@ -239,6 +239,12 @@ def weights_of(module):
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
+def epoch_line(h, epochs):
+    """The line `fit` prints for the epoch `h`, one dict of its history."""
+    return (f"epoch {h['epoch']:2d}/{epochs}  train loss {h['train_loss']:.4f} acc {h['train_acc']:6.2f}%  "
+            f"test loss {h['test_loss']:.4f} acc {h['test_acc']:6.2f}%  lr {h['lr']:.4f}  {h['seconds']:6.1f}s")
+
+
 def fit(model, train_loader, test_loader, epochs, optimizer, scheduler=None, clip=None,
         label_smoothing=0.0, target=None, stop_at_target=False, progress=True, log=print,
         bf16=False, ema=None):
@@ -277,8 +283,7 @@ def fit(model, train_loader, test_loader, epochs, optimizer, scheduler=None, cli
             history.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
                                 test_loss=test_loss, test_acc=test_acc, lr=lr, seconds=seconds))
             history.checkpoint = (epoch, weights_of(evaluated))
-            log(f"epoch {epoch:2d}/{epochs}  train loss {train_loss:.4f} acc {train_acc:6.2f}%  "
-                f"test loss {test_loss:.4f} acc {test_acc:6.2f}%  lr {lr:.4f}  {seconds:6.1f}s")
+            log(epoch_line(history[-1], epochs))
             if stop_at_target and target is not None and test_acc >= target:
                 log(f"reached {target}% at epoch {epoch}: stopping early.")
                 break
@@ -490,7 +495,9 @@ def load_committed_run(step, model):
     last = history[-1]
     print(f"TRAIN = False: loaded the committed weights of step {step}'s run ({len(history)} "
           f"epochs, last test accuracy {last['test_acc']:.2f}%) and its history, instead of "
-          "training. Set TRAIN = True to train it yourself.")
+          "training. Set TRAIN = True to train it yourself. Its log, as it was printed:")
+    for h in history:
+        print(epoch_line(h, len(history)))
     return history
 
 
