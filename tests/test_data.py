@@ -261,3 +261,27 @@ def test_fast_path_runs_on_the_gpu(monkeypatch):
     optimizer = train.make_optimizer("sgd", model.parameters(), 0.01)
     loss, acc = train.train_one_epoch(model, train_loader, optimizer, progress=False)
     assert loss > 0 and train.evaluate(model, test_loader)[1] > 0
+
+
+def test_elastic_distortion_is_smooth_of_the_asked_size_and_changes_nothing_when_off():
+    g = torch.Generator().manual_seed(0)
+    d = data.elastic_displacement(64, 28, 28, alpha=34, sigma=4, generator=g) * 14  # in pixels
+    assert d.shape == (64, 28, 28, 2)
+    assert 0.5 < d.abs().mean() < 2 and d.abs().max() < 10  # a pixel or so, a few at most
+    # smooth: neighbouring pixels move almost together, unlike the noise it was made from
+    assert (d[:, 1:] - d[:, :-1]).abs().mean() < 0.2 * d.abs().mean()
+    x = torch.rand(8, 1, 28, 28)
+    plain = data.random_affine(x, 10, 0.1, 0.1, 0, torch.Generator().manual_seed(1))
+    off = data.random_affine(x, 10, 0.1, 0.1, 0, torch.Generator().manual_seed(1), elastic=0.0)
+    assert torch.equal(plain, off)  # the same draws: runs without it are unchanged
+    on = data.Augment(elastic=34).batch(x, torch.Generator().manual_seed(1))
+    assert on.shape == x.shape and not torch.equal(on, x)
+    assert "elastic=34" in repr(data.Augment(elastic=34)) and "elastic" not in repr(data.Augment())
+
+
+def test_the_command_line_takes_an_elastic_distortion_and_refuses_a_zero_smoothness():
+    from utils.train import parse_args
+    args = parse_args(["--elastic", "34"])
+    assert args.elastic == 34 and args.elastic_sigma == 4
+    with pytest.raises(SystemExit):
+        parse_args(["--elastic", "34", "--elastic-sigma", "0"])

@@ -144,14 +144,16 @@ def splits(protocol="test", root=None, seed=0):
 
 # --- augmentation on a batch of tensors (the fast path) ------------------------------------
 
-def affine(x, angle, translate, scale, shear):
+def affine(x, angle, translate, scale, shear, displacement=None):
     """Warp each image of x (B, C, H, W) by its own affine transform, like torchvision's.
 
     angle and shear are in degrees (B,), translate is (B, 2) as fractions of the image size,
     scale is (B,). A positive angle turns the digit counter-clockwise, as
     `torchvision.transforms.functional.rotate` does; shear and scale follow
     `torchvision.transforms.functional.affine`. Pixels from outside the image are 0, so
-    x must not be normalized yet: 0 is the background.
+    x must not be normalized yet: 0 is the background. `displacement` (B, H, W, 2), in the
+    grid's normalized units, is added to where each output pixel reads (an elastic
+    distortion), so that both warps cost one resampling.
     """
     a, s = torch.deg2rad(angle), torch.deg2rad(shear)
     # Forward map in normalized coordinates (x right, y down): translate . rotate . shear . scale
@@ -165,19 +167,43 @@ def affine(x, angle, translate, scale, shear):
     # affine_grid wants, for every output pixel, where to read in the input: the inverse map.
     theta = torch.linalg.inv_ex(fwd).inverse[:, :2]  # inv_ex: no error check, so no GPU sync
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    if displacement is not None:
+        grid = grid + displacement
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def random_affine(x, degrees=0.0, translate=0.0, scale=0.0, shear=0.0, generator=None):
+def elastic_displacement(b, h, w, alpha, sigma, device="cpu", generator=None):
+    """Random smooth displacement fields (B, H, W, 2) in grid units, as Simard, Steinkraus and
+    Platt (2003) drew them: uniform noise in [-1, 1] per pixel and axis, blurred by a
+    Gaussian of `sigma` pixels, scaled to `alpha` pixels (torchvision's ElasticTransform
+    draws the same way)."""
+    noise = torch.rand(b, 2, h, w, device=device, generator=generator) * 2 - 1
+    radius = int(4 * sigma + 0.5)
+    taps = torch.arange(-radius, radius + 1, device=device, dtype=noise.dtype)
+    kernel = torch.exp(-taps ** 2 / (2 * sigma ** 2))
+    kernel = kernel / kernel.sum()
+    smooth = F.conv2d(noise.reshape(2 * b, 1, h, w), kernel.view(1, 1, 1, -1), padding=(0, radius))
+    smooth = F.conv2d(smooth, kernel.view(1, 1, -1, 1), padding=(radius, 0)).view(b, 2, h, w)
+    per_pixel = torch.tensor([2 / w, 2 / h], device=device).view(1, 2, 1, 1)  # pixels -> grid
+    return (alpha * smooth * per_pixel).permute(0, 2, 3, 1)
+
+
+def random_affine(x, degrees=0.0, translate=0.0, scale=0.0, shear=0.0, generator=None,
+                  elastic=0.0, elastic_sigma=4.0):
     """Random rotation in [-degrees, degrees], shift up to `translate` of the size on each
-    axis, zoom in [1 - scale, 1 + scale] and shear in [-shear, shear], one draw per image."""
+    axis, zoom in [1 - scale, 1 + scale] and shear in [-shear, shear], one draw per image;
+    with `elastic` > 0, an elastic distortion of that strength (`elastic_displacement`)."""
     b, dev = len(x), x.device
 
     def uniform(low, high, *shape):
         return low + (high - low) * torch.rand(b, *shape, device=dev, generator=generator)
 
-    return affine(x, uniform(-degrees, degrees), uniform(-translate, translate, 2),
-                  uniform(1 - scale, 1 + scale), uniform(-shear, shear))
+    angle, shift = uniform(-degrees, degrees), uniform(-translate, translate, 2)
+    zoom, slant = uniform(1 - scale, 1 + scale), uniform(-shear, shear)
+    displacement = None
+    if elastic:
+        displacement = elastic_displacement(b, *x.shape[-2:], elastic, elastic_sigma, dev, generator)
+    return affine(x, angle, shift, zoom, slant, displacement)
 
 
 def cutout(x, size, generator=None):
@@ -200,17 +226,21 @@ class Augment:
     inside the image where the fast path lets it hang over the edge.
     """
 
-    def __init__(self, degrees=0.0, translate=0.0, scale=0.0, shear=0.0, cutout=0, noise=0.0):
+    def __init__(self, degrees=0.0, translate=0.0, scale=0.0, shear=0.0, cutout=0, noise=0.0,
+                 elastic=0.0, elastic_sigma=4.0):
         self.degrees, self.translate, self.scale, self.shear = degrees, translate, scale, shear
         self.cutout, self.noise = cutout, noise
+        self.elastic, self.elastic_sigma = elastic, elastic_sigma
 
     def __repr__(self):
+        elastic = f", elastic={self.elastic}, elastic_sigma={self.elastic_sigma}" if self.elastic else ""
         return (f"Augment(degrees={self.degrees}, translate={self.translate}, scale={self.scale}, "
-                f"shear={self.shear}, cutout={self.cutout}, noise={self.noise})")
+                f"shear={self.shear}, cutout={self.cutout}, noise={self.noise}{elastic})")
 
     def batch(self, x, generator=None):
-        if self.degrees or self.translate or self.scale or self.shear:
-            x = random_affine(x, self.degrees, self.translate, self.scale, self.shear, generator)
+        if self.degrees or self.translate or self.scale or self.shear or self.elastic:
+            x = random_affine(x, self.degrees, self.translate, self.scale, self.shear, generator,
+                              self.elastic, self.elastic_sigma)
         if self.cutout:
             x = cutout(x, self.cutout, generator)
         if self.noise:
@@ -219,6 +249,8 @@ class Augment:
 
     def pil(self):
         steps = []
+        if self.elastic:
+            steps.append(v2.ElasticTransform(alpha=float(self.elastic), sigma=float(self.elastic_sigma)))
         if self.degrees or self.translate or self.scale or self.shear:
             steps.append(v2.RandomAffine(self.degrees, translate=(self.translate, self.translate),
                                          scale=(1 - self.scale, 1 + self.scale),

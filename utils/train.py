@@ -539,6 +539,13 @@ def non_negative(text):
     return value
 
 
+def positive(text):
+    value = finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, not {value}")
+    return value
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m utils.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -580,6 +587,10 @@ def parse_args(argv=None):
     p.add_argument("--translate", type=fraction, default=0.1, help="shift, fraction of size")
     p.add_argument("--scale", type=fraction, default=0.1, help="zoom in [1-s, 1+s]")
     p.add_argument("--shear", type=non_negative, default=0.0, help="shear, +-degrees")
+    p.add_argument("--elastic", type=non_negative, default=0.0,
+                   help="elastic distortion, its displacement scale in pixels (Simard et al.: 34)")
+    p.add_argument("--elastic-sigma", type=positive, default=4.0,
+                   help="the smoothness of the elastic distortion, in pixels")
     p.add_argument("--cutout", type=non_negative_int, default=0,
                    help="side of a square cut out, pixels")
     p.add_argument("--target", type=finite, default=99.4, help="test accuracy to report, %%")
@@ -631,7 +642,8 @@ def main(argv=None):
     except ValueError as error:
         sys.exit(f"error: {error}")
     seed_everything(args.seed)
-    augment = data.Augment(args.degrees, args.translate, args.scale, args.shear, args.cutout)
+    augment = data.Augment(args.degrees, args.translate, args.scale, args.shear, args.cutout,
+                           elastic=args.elastic, elastic_sigma=args.elastic_sigma)
     try:
         if args.pipeline == "fast":
             train_loader, test_loader = data.fast_loaders(
