@@ -291,10 +291,13 @@ def paired_table(control, studies, control_label="control"):
 
 def paired_gain(control, study, key="final_test_acc"):
     """`study` against `control` on the seeds both have: d, each seed's final-epoch accuracy
-    (or another number of its runs, `key`) minus the control's (the same seed: the same
-    initialization, batches and augmentation draws, so much of the seed's luck cancels);
-    their mean, standard error std(d) / sqrt(n), how many seeds improved, and the study's
-    mean over those seeds."""
+    (or another number of its runs, `key`) minus the control's; their mean, standard error
+    std(d) / sqrt(n), how many seeds improved, and the study's mean over those seeds.
+    The same seed gives both runs the same batches and augmentation draws, and the same
+    initial weights only where the two models' layers have the same shapes. On the test
+    protocol training takes a seed's two runs apart, so pairing often helps little there;
+    on the validation protocol the seed also draws the held-out images, which both runs
+    share, and there pairing does help (notebook 15)."""
     base = {r["seed"]: r[key] for r in control["per_seed"]}
     acc = {r["seed"]: r[key] for r in study["per_seed"]}
     shared = [seed for seed in sorted(acc) if seed in base]

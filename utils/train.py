@@ -462,8 +462,8 @@ def train_switch():
     host = hosted_notebook()
     if host and not torch.cuda.is_available():
         print(f"WARNING: no GPU in this {host} runtime, so TRAIN = False: this notebook loads "
-              "its step's committed run instead of training it for 10 minutes or more on the "
-              f"CPU.\nTo switch a GPU on: {GPU_MENUS[host]}. To train on the CPU anyway: "
+              "its step's committed run instead of training it on the CPU, which takes many "
+              f"minutes (the time under the title).\nTo switch a GPU on: {GPU_MENUS[host]}. To train on the CPU anyway: "
               "TRAIN = True in this cell.", file=sys.stderr)
         return False
     return True
