@@ -273,7 +273,10 @@ def command_options(study):
 
 def paired_table(control, studies, control_label="control"):
     """Each study against `control`, seed by seed: d_s is its final-epoch accuracy minus the
-    control's with seed s (the same split, so most of the seed's luck cancels out). Shown:
+    control's with seed s. On the validation protocol the seed draws the held-out split, which
+    both runs share, so much of the seed's luck cancels out; on the test protocol (as in
+    `versions_table`) the test set is the same for every seed and a seed's two runs may share
+    little, so pairing may help little (see `paired_gain`). Shown:
     each study's mean over the seeds it shares with the control, the mean of d, its standard
     error std(d) / sqrt(n), and the mean in standard errors."""
     base = {r["seed"]: r["final_test_acc"] for r in control["per_seed"]}

@@ -73,7 +73,10 @@ def pick_device(name=None):
 
 def make_optimizer(name, params, lr, momentum=0.9, nesterov=True, weight_decay=0.0, fused=None):
     """sgd (with momentum, Nesterov by default), adam or adamw. `fused` updates all the
-    weights in one kernel (the benchmark times it; torch's default is the foreach one)."""
+    weights in one kernel (the benchmark times it; torch's default is the foreach one).
+    `weight_decay` applies to every parameter in `params`, BatchNorm's own weights and biases
+    included: the recipe of every committed run has it so, and leaving BatchNorm and bias
+    parameters out of weight decay, though common practice, would be a change to measure."""
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0,
                                weight_decay=weight_decay, fused=fused)
