@@ -57,13 +57,13 @@ def book(tmp_path_factory):
 
 
 def chapters():
-    """The notebooks the table of contents lists, in its order."""
+    """The pages the table of contents lists after the landing page, in its order."""
     return [line.split("file:")[1].strip() for line in (NOTEBOOKS / "_toc.yml").read_text().splitlines()
             if "file:" in line]
 
 
-def test_the_table_of_contents_lists_every_notebook_once_in_order():
-    assert chapters() == sorted(path.stem for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+def test_the_table_of_contents_lists_every_notebook_once_in_order_then_the_teachers_page():
+    assert chapters() == sorted(path.stem for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) + ["teaching"]
 
 
 @needs_jupyter_book
