@@ -346,3 +346,12 @@ def test_generalization_gap_leaves_the_first_epoch_off_the_scale():
     (ax,) = plot.generalization_gap({"a": run}).axes
     assert ax.get_ylim() == pytest.approx((-0.6, 0.6))  # -0.5 to 0.5 padded by a tenth; Python floats, any CPU
     plt.close(ax.figure)
+
+
+@pytest.mark.parametrize("command, held_out", [("python -m utils.train --protocol val", "validation"),
+                                               ("python -m utils.train", "test")])
+def test_a_seed_study_of_the_validation_protocol_is_labelled_validation(command, held_out):
+    fig = plot.seeds_figure(dict(seed_study([99.4, 99.5]), command=command))
+    runs, dots = fig.axes
+    assert runs.get_ylabel() == dots.get_ylabel() == f"{held_out} accuracy (%)"
+    assert runs.get_title().startswith(held_out.capitalize())

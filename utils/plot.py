@@ -373,7 +373,9 @@ def confusion_figure(cm, save=None):
 
 def seeds_figure(study, targets=(99.4, 99.6), save=None):
     """A seed study (utils.seeds): test accuracy per epoch of every seed, and each seed's
-    final-epoch and best-epoch accuracy with their means."""
+    final-epoch and best-epoch accuracy with their means; validation accuracy, so named,
+    for a study of the validation protocol (its command has --protocol val)."""
+    held_out = "validation" if "--protocol val" in study.get("command", "") else "test"
     fig, (ax_runs, ax_dots) = plt.subplots(1, 2, figsize=(11, 4),
                                            gridspec_kw={"width_ratios": [2, 1]})
     for i, run in enumerate(study["per_seed"]):
@@ -394,11 +396,12 @@ def seeds_figure(study, targets=(99.4, 99.6), save=None):
         for j, target in enumerate(targets):
             ax.axhline(target, color="black" if j == 0 else "gray", linestyle=":",
                        label=f"target {target}%" if j == 0 else f"{target}%")
-        ax.set_ylabel("test accuracy (%)")
+        ax.set_ylabel(f"{held_out} accuracy (%)")
         ax.grid(alpha=0.3)
     ax_runs.set_ylim(max(98.8, min(min(r["test_acc"]) for r in study["per_seed"]) - 0.05), None)
     ax_runs.set_xlabel("epoch")
-    ax_runs.set_title("Test accuracy per epoch (early epochs below the axis)", fontsize=10)
+    ax_runs.set_title(f"{held_out.capitalize()} accuracy per epoch (early epochs below the axis)",
+                      fontsize=10)
     ax_dots.set_title("Each seed (colours as left) and the mean", fontsize=10)
     ax_runs.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_runs.legend(fontsize=8, ncol=math.ceil((n + len(targets)) / 2), loc="upper center",
