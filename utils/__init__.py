@@ -41,7 +41,7 @@ def outdated(packages=("torch", "torchvision"), requirements=REQUIREMENTS, insta
         try:
             version = installed(name)
         except metadata.PackageNotFoundError:
-            continue  # imported below by whoever needs it, with Python's own error
+            continue  # not installed: the import that needs it will say so
         if name in bounds and version_tuple(version) < version_tuple(bounds[name]):
             found.append((name, version, bounds[name]))
     return found

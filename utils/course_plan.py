@@ -9,9 +9,12 @@ fails when either is stale. The times: the notebook's prose at READING_SPEED, it
 to bottom with TRAIN = False (assets/course_time.json, `python -m utils.course_time`), and
 the training of its model on two CPU cores (the median run of its seed study).
 """
+import argparse
 import json
 import re
 import statistics
+
+import nbformat
 
 from utils.report import REPO_ROOT, load_asset, markers, notebook_title, step_studies
 
@@ -66,8 +69,9 @@ def training_minutes(step):
 
 def times(path, nb, run_seconds):
     """What one notebook costs a learner, as numbers."""
-    return dict(words=prose_words(nb), read=round(prose_words(nb) / READING_SPEED),
-                run=run_seconds[path.name], train=training_minutes(path.name[:2]))
+    words = prose_words(nb)
+    return dict(words=words, read=round(words / READING_SPEED), run=run_seconds[path.name],
+                train=training_minutes(path.name[:2]))
 
 
 def seconds_or_minutes(seconds):
@@ -125,8 +129,9 @@ def all_times():
     return {path: times(path, json.loads(path.read_text()), run_seconds) for path in notebooks()}
 
 
-def main():
-    import nbformat
+def main(argv=None):
+    argparse.ArgumentParser(prog="python -m utils.course_plan", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     found = all_times()
     for path, t in found.items():
         nb = nbformat.read(path, as_version=4)
