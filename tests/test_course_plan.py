@@ -14,6 +14,7 @@ from utils.data import data_root
 from utils.report import README, REPO_ROOT, markers
 
 NOTEBOOKS = course_plan.notebooks()
+TIMES = course_plan.all_times()  # read once, for every notebook's test
 OBJECTIVE = re.compile(r"^- (.+) \((?:exercise|Try it) (\d+)\)$", re.MULTILINE)
 
 
@@ -48,7 +49,7 @@ def test_a_notebook_opens_with_objectives_each_checked_by_one_of_its_exercises(p
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_a_notebooks_time_line_is_the_measured_one(path):
-    times = course_plan.all_times()[path]
+    times = TIMES[path]
     start, end = markers("times")
     cell = title_cell(path)
     assert cell[cell.index(start) + len(start):cell.index(end)].strip() == course_plan.time_line(times), \
@@ -62,7 +63,7 @@ def test_the_teachers_page_has_the_measured_table_the_plan_and_is_linked():
     text = course_plan.TEACHING.read_text()
     start, end = markers("times")
     assert text[text.index(start) + len(start):text.index(end)].strip() == \
-        course_plan.table(course_plan.all_times()), "stale: run python -m utils.course_plan"
+        course_plan.table(TIMES), "stale: run python -m utils.course_plan"
     assert set(course_plan.PLAN) == {path.name[:2] for path in NOTEBOOKS}
     weeks = {week for week, _ in course_plan.PLAN.values()}
     assert weeks == set(range(1, 7))
