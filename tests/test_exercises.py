@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from utils.exercises import as_number, check, check_brief
+from utils.answers import KEY
+from utils.exercises import as_number, check, check_brief, check_key
 from utils.models import build_model
 
 
@@ -39,9 +40,19 @@ def test_text_and_arithmetic_answers_are_numbers(capsys):
     assert "is not a number" in capsys.readouterr().out
 
 
-def test_none_is_not_yet_answered(capsys):
-    assert check(None, 3, hint="h") is False and check(..., 3) is False
-    assert "not answered yet" in capsys.readouterr().out
+def test_none_is_not_yet_answered_and_gives_no_hint_before_the_first_try(capsys):
+    assert check(None, 3, hint="count the bias") is False and check(..., 3) is False
+    printed = capsys.readouterr().out
+    assert printed.count("not answered yet") == 2 and "count the bias" not in printed
+
+
+def test_a_choice_is_checked_against_the_key_kept_out_of_the_notebook(capsys, monkeypatch):
+    monkeypatch.setitem(KEY, "99", {2: "c"})
+    assert check_key("(C)", "99", 2) is True
+    assert check_key("b", "99", 2, hint="think of a 6") is False
+    assert "hint: think of a 6" in capsys.readouterr().out
+    assert check_key("b", "99", 3) is False  # no such exercise: said, not raised
+    assert "answer key has no exercise 3 of notebook 99" in capsys.readouterr().out
 
 
 def test_a_fair_rounding_is_right_and_a_wrong_one_is_not():
@@ -109,3 +120,21 @@ def test_max_pooling_to_one_position_is_not_average_pooling(capsys):
     model[6] = nn.AdaptiveMaxPool2d(1)
     assert check_brief(model) is False
     assert "no global average pooling" in capsys.readouterr().out
+
+
+def test_hints_come_one_step_closer_after_each_wrong_try(capsys):
+    hints = ("what does one channel hold?", "count the positions of one map", "multiply by the batch")
+    for _ in range(4):
+        check(1, 2, hint=hints)
+    printed = [line for line in capsys.readouterr().out.splitlines() if "hint" in line]
+    assert printed == ["   hint 1: what does one channel hold?", "   hint 2: count the positions of one map",
+                       "   hint 3: multiply by the batch", "   hint 3: multiply by the batch"]
+
+
+def test_the_expected_answers_are_recorded_when_asked(tmp_path, monkeypatch, capsys):
+    record = tmp_path / "checks.jsonl"
+    monkeypatch.setenv("WORKBOOK_RECORD_CHECKS", str(record))
+    check(None, 5770, hint=("count layer by layer", "then add"))
+    check("b", "c", hint="six")
+    assert record.read_text().splitlines() == ['{"expected": 5770, "hint": "count layer by layer"}',
+                                               '{"expected": "c", "hint": "six"}']

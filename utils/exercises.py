@@ -1,21 +1,29 @@
 """The self-checks of the exercises: one helper for every notebook.
 
     check(answer, expected, hint)       a number, a word or a tensor against the expected one
+    check_key(answer, notebook, number) a letter or a word against the answer key (utils/answers.py)
     check_brief(model)                  the brief's requirements, one line each
 
-Each prints ✅ (right) or ❌ (not yet) with the hint, returns True or False, and never
-raises: a check must not stop a notebook, whatever the learner typed. The notebook computes
-`expected` from the learner's own objects (their model, history, tensors), so a check stays
-right after the learner edits the model above it.
+Each prints ✅ (right) or ❌ (not yet), returns True or False, and never raises: a check must
+not stop a notebook, whatever the learner typed. The hint is printed after a wrong answer
+only, never before the first try. The notebook computes `expected` from the learner's own
+objects (their model, history, tensors), so a check stays right after the learner edits the
+model above it; the answers to choices are kept in utils/answers.py, out of sight.
 """
 import ast
+import collections
+import json
 import operator
+import os
 import re
 
 import torch
 from torch import nn
 
+from utils.answers import KEY
+
 RIGHT, NOT_YET = "✅", "❌"
+UNANSWERED = "not answered yet: replace the None (or ...) with your answer."
 
 _OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
               ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow,
@@ -53,11 +61,33 @@ def as_number(answer):
         raise ValueError(f"{answer!r} is not a number or arithmetic on numbers") from None
 
 
+_wrong_tries = collections.Counter()  # per exercise (its hints): how many wrong answers so far
+
+
 def _say(ok, message, hint):
+    """Print the verdict, and after a wrong answer a hint: with hints given as a tuple, the
+    first after the first wrong try, the next (closer) one after the second, and so on."""
     print(f"{RIGHT if ok else NOT_YET} {message}")
     if not ok and hint:
-        print(f"   hint: {hint}")
+        hints = hint if isinstance(hint, tuple) else (hint,)
+        tries = _wrong_tries[hints]
+        _wrong_tries[hints] += 1
+        print(f"   hint{f' {min(tries, len(hints) - 1) + 1}' if len(hints) > 1 else ''}: "
+              f"{hints[min(tries, len(hints) - 1)]}")
     return ok
+
+
+def _record(expected, hint):
+    """With WORKBOOK_RECORD_CHECKS=<file>, append the expected answer and the first hint, one
+    JSON line per check: the test that no answer is in sight before the try reads them."""
+    path = os.environ.get("WORKBOOK_RECORD_CHECKS")
+    if not path:
+        return
+    if isinstance(expected, torch.Tensor):
+        expected = expected.item() if expected.numel() == 1 else None
+    first = hint[0] if isinstance(hint, tuple) and hint else hint
+    with open(path, "a") as f:
+        f.write(json.dumps(dict(expected=expected, hint=first or "")) + "\n")
 
 
 def check(answer, expected, hint="", tolerance=0.0):
@@ -68,11 +98,13 @@ def check(answer, expected, hint="", tolerance=0.0):
     - tensors: same shape and `torch.allclose` (tolerance as its atol, 1e-5 by default),
       with the largest difference printed, as Karpathy's `cmp` does;
     - words (a multiple-choice letter, a name): the same, ignoring case and spaces.
+    `hint` is one hint, or a tuple of hints from the idea to a closer step (never the
+    numbers filled in): one more after each wrong answer.
     """
     try:
+        _record(expected, hint)
         if answer is None or answer is ...:
-            return _say(False, "not answered yet: replace the None (or ...) with your answer.",
-                        hint)
+            return _say(False, UNANSWERED, "")  # no hint before the first try
         if isinstance(expected, torch.Tensor) and expected.numel() > 1:
             return _check_tensor(answer, expected, hint, tolerance or 1e-5)
         if isinstance(expected, str):
@@ -89,6 +121,17 @@ def check(answer, expected, hint="", tolerance=0.0):
     except Exception as error:  # a check never stops the notebook
         return _say(False, f"this answer could not be checked ({type(error).__name__}: {error}).",
                     hint)
+
+
+def check_key(answer, notebook, number, hint=""):
+    """`check` against the answer key's entry for exercise `number` of notebook `notebook`
+    (e.g. "05", 4): a letter of a multiple choice, or a word."""
+    try:
+        expected = KEY[notebook][number]
+    except KeyError:
+        return _say(False, f"the answer key has no exercise {number} of notebook {notebook} "
+                           "(utils/answers.py): this check cannot say.", "")
+    return check(answer, expected, hint)
 
 
 def _check_tensor(answer, expected, hint, atol):
