@@ -53,7 +53,7 @@ def in_text(form, text):
 
 
 def cell_text(cell):
-    outputs = "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+    outputs = "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/markdown", o.get("data", {}).get("text/plain", "")))
                       for o in cell.get("outputs", []))
     return "".join(cell["source"]) + "\n" + outputs
 
