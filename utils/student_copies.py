@@ -23,7 +23,7 @@ NOTEBOOKS = REPO_ROOT / "notebooks"
 DETAILS = re.compile(r"<details>.*?</details>", re.DOTALL)
 IN_THE_TEACHERS_COPY = "*(The answer is in the teacher's copy.)*"
 EXERCISES = re.compile(r"^## (Exercises|Try it)\b", re.MULTILINE)
-CHECK = re.compile(r"\b(check|check_brief)\(")
+CHECK = re.compile(r"\b(check|check_key|check_brief)\(")
 # Colab shows a cell with a title as a form, its code folded; Jupyter reads source_hidden.
 CHECK_TITLE = "#@title Check your answer (run it; its code computes the answer, so try first)\n"
 
