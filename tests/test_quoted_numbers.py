@@ -58,3 +58,20 @@ def test_every_decimal_the_prose_quotes_is_printed_or_committed(path):
 
 def test_a_number_nobody_printed_is_found():
     assert shown_by("0.254", [0.2541]) and not shown_by("0.254", [0.2549, 0.26])
+
+
+RULE = ("a difference is clear when its mean over paired seeds is at least 2.8 standard errors "
+        "from zero with five seeds, or 2.5 with ten")
+BAR = re.compile(r"\b(?:needs?|must be|at least|bar of|mark of|clears?|reach(?:es)?) (?:about )?"
+                 r"(\d+(?:\.\d+)?|two|three) (?:standard errors|SE)\b")
+
+
+def test_one_rule_for_a_clear_difference_stated_in_00_and_no_other_bar():
+    """00 states the rule; no notebook sets another bar for "clear" (Student's t of 2.78 for
+    five seeds, which the rule rounds to 2.8, may be named where 15 explains it)."""
+    prose = {p.name: " ".join("\n".join("".join(c["source"]) for c in json.loads(p.read_text())["cells"]
+                                        if c["cell_type"] == "markdown").split()) for p in NOTEBOOKS}
+    assert RULE in prose["00_data.ipynb"]
+    other = [f"{name}: {m.group(0)!r}" for name, text in prose.items() for m in BAR.finditer(text)
+             if m.group(1) not in ("2.8", "2.5", "2.78")]
+    assert other == [], other
