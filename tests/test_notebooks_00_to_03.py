@@ -250,11 +250,14 @@ def test_02_the_padded_model_is_fixed_by_a_kernel_that_covers_the_map(skeleton):
     names["fixed_padded"] = names["padded"]
     out = run(check, names)
     assert out.startswith("❌") and "runs: 90 outputs per image" in out and "hint 1" in out
-    for fix in [broken.replace("nn.Conv2d(32, 10, 6)", "nn.Conv2d(32, 10, 8)"),
-                broken.replace("padding=1, ", "")]:
-        names = names_02(skeleton)
-        run(fix.replace("fixed_padded = None", "fixed_padded = padded"), names)
-        assert run(check, names).startswith("✅"), fix
+    names = names_02(skeleton)
+    run(broken.replace("nn.Conv2d(32, 10, 6)", "nn.Conv2d(32, 10, 8)")
+        .replace("fixed_padded = None", "fixed_padded = padded"), names)
+    assert run(check, names).startswith("✅")
+    names = names_02(skeleton)  # taking the padding out gives 10 outputs, but not the model asked for
+    run(broken.replace("padding=1, ", "").replace("fixed_padded = None", "fixed_padded = padded"), names)
+    assert run(check, names).startswith("❌")
+    assert run(check, dict(names, fixed_padded=names["model"])).startswith("❌")
     out = run(check, dict(names, fixed_padded=nn.Conv2d(32, 10, 6)))
     assert out.startswith("❌") and "stops: RuntimeError" in out
     assert run(check, dict(names, fixed_padded=10)).startswith("❌")
