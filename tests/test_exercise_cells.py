@@ -89,7 +89,9 @@ def test_the_answer_key_has_an_entry_for_every_choice_and_no_other():
     for name, i, _, calls in EXERCISES:
         for call in calls:
             if call.func.attr == "check_key":
-                notebook, number = (ast.literal_eval(a) for a in call.args[1:3])
+                given = dict(zip(("notebook", "number"), call.args[1:3]))
+                given.update((k.arg, k.value) for k in call.keywords if k.arg in ("notebook", "number"))
+                notebook, number = (ast.literal_eval(given[k]) for k in ("notebook", "number"))
                 assert notebook == name[:2], f"{name}, cell {i} looks up notebook {notebook}"
                 asked[(notebook, number)] += 1
     kept = collections.Counter((n, e) for n, entries in KEY.items() for e in entries)

@@ -1,7 +1,7 @@
 """The self-checks of the exercises: one helper for every notebook.
 
     check(answer, expected, hint)       a number, a word or a tensor against the expected one
-    check_key(answer, notebook, number) a letter or a word against the answer key (utils/answers.py)
+    check_key(answer, notebook=, number=) a letter or a word against the answer key (utils/answers.py)
     check_brief(model)                  the brief's requirements, one line each
 
 Each prints ✅ (right) or ❌ (not yet), returns True or False, and never raises: a check must

@@ -1,0 +1,96 @@
+"""Notebook 08's self-checking exercises, run as they stand in the committed notebook, without a
+kernel, against objects built as the notebook builds them: None, right, wrong and junk answers,
+and the hints of typical slips."""
+import ast
+from types import SimpleNamespace
+
+import torch
+from torch import nn
+
+from notebook_cells import code_cell, printed
+from utils import data, exercises, train
+from utils.models import FinalNet
+
+NOTEBOOK = "08_augmentation.ipynb"
+WRONG = ["abc", [1], {}, object(), float("nan"), -1, 0, True, 1e300]
+NOT_ANSWERED = f"{exercises.NOT_YET} {exercises.UNANSWERED}"
+
+
+def run(text, **names):
+    return printed(code_cell(NOTEBOOK, text), dict(exercises=exercises, torch=torch, nn=nn, data=data, **names))
+
+
+def function_from(text, name, names):
+    """The function `name` defined in the notebook's cell holding `text`, without running the rest."""
+    tree = ast.parse(code_cell(NOTEBOOK, text))
+    found = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name]
+    exec(compile(ast.Module(body=found, type_ignores=[]), NOTEBOOK, "exec"), names)
+    return names[name]
+
+
+def test_the_digit_that_survives_being_turned_over_is_the_one_measured():
+    shares = {2: 0.3, 5: 0.9, 7: 0.05}
+
+    def turned_over(digit):  # a stand-in: step 07's model calls that share of the digit's images by it
+        called = torch.full((100,), digit)
+        called[int(100 * shares[digit]):] = -1
+        return None, called
+
+    answer = lambda a: run("exercises.check(keeps_its_label", turned_over=turned_over, keeps_its_label=a)
+    assert answer(None) == NOT_ANSWERED
+    for ok in (5, "5", 5.0):
+        out = answer(ok)
+        assert out.startswith("✅") and "5s 90%" in out and "7s 5%" in out, out
+    for wrong in [2, 7, 8] + WRONG:
+        out = answer(wrong)
+        assert out.startswith("❌") and "hint" in out and "turned over" in out, (wrong, out)
+    shares[2] = 0.95  # the answer is what the model measures, not a typed-in digit
+    assert answer(2).startswith("✅") and answer(5).startswith("❌")
+
+
+def test_with_step_07s_committed_model_the_5_survives_best():
+    _, test_loader = data.fast_loaders(batch_size=128)
+    prev_model = FinalNet(dropout=0.05, head_dropout=0.0)
+    train.load_weights(prev_model, train.committed_weights("07"))
+    turned_over = function_from("def turned_over", "turned_over",
+                                dict(torch=torch, data=data, test_loader=test_loader, prev_model=prev_model))
+    assert run("exercises.check(keeps_its_label", turned_over=turned_over, keeps_its_label=5).startswith("✅")
+
+
+def test_a_shift_in_pixels_as_a_fraction_of_the_size_in_either_form():
+    test_loader = SimpleNamespace(images=torch.zeros(10, 1, 28, 28, dtype=torch.uint8))
+    answer = lambda a: run("exercises.check(given", test_loader=test_loader, t_for_2_pixels=a)
+    assert answer(None) == NOT_ANSWERED
+    for ok in (2 / 28, "2 / 28", 1 / 14, 0.0714, 0.071, 0.07, "7.14%", "7.1 %", " 7% ", "200 / 28 %"):
+        assert answer(ok).startswith("✅"), ok
+    assert "percentage" in answer(7.14) and "percentage" in answer("7.14")
+    assert "shift in pixels" in answer(2)
+    for wrong in [0.1, 0.2, 1 / 28, 2.8, "71%", "0.714%"] + WRONG:
+        out = answer(wrong)
+        assert out.startswith("❌") and "hint" in out, (wrong, out)
+    bigger = SimpleNamespace(images=torch.zeros(10, 1, 32, 32, dtype=torch.uint8))  # read from the images
+    assert run("exercises.check(given", test_loader=bigger, t_for_2_pixels=2 / 32).startswith("✅")
+
+
+def test_the_warp_is_right_only_before_normalizing():
+    torch.manual_seed(0)
+    images = (torch.rand(80, 1, 28, 28) * 255).to(torch.uint8)
+    test_loader = SimpleNamespace(images=images, labels=torch.zeros(80, dtype=torch.long))
+    names = dict(device=torch.device("cpu"), augment=data.Augment(degrees=10, translate=0.1, scale=0.1))
+    broken = function_from("def warped_for_the_model", "warped_for_the_model", dict(names, torch=torch, data=data))
+
+    def fixed(images, generator):
+        x = images.float().div(255)
+        return (names["augment"].batch(x, generator) - data.MEAN) / data.STD
+
+    answer = lambda a: run("exercises.check(yours", test_loader=test_loader, fixed_warp=a, **names)
+    assert answer(None) == NOT_ANSWERED
+    out = answer(broken)
+    assert out.startswith("❌") and "background" in out, out
+    assert answer(fixed).startswith("✅")
+    out = answer(lambda images, generator: images[:, :, :5])  # a wrong shape
+    assert out.startswith("❌") and "shape" in out
+    for junk in (3, "abc", lambda images: images):  # not a function of (images, generator): it raises
+        out = answer(junk)
+        assert out.startswith("your function raised") and "❌" in out, (junk, out)
+    assert printed(code_cell(NOTEBOOK, "def warped_for_the_model"), dict(names, torch=torch, data=data)) == ""
