@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from notebook_cells import code_cell
+from notebook_cells import code_cell, code_sources, markdown_cell
 from utils import data, exercises, train
 from utils.answers import KEY
 from utils.models import BaselineCNN, LightSkeleton, Skeleton, conv_block, count_parameters, transition_block
@@ -53,22 +53,6 @@ def mnist_train():
 def test_loader():
     _, loader = data.fast_loaders(device=DEVICE)
     return loader
-
-
-def notebook_cells(notebook, kind):
-    cells = json.loads((REPO_ROOT / "notebooks" / notebook).read_text())["cells"]
-    return ["".join(c["source"]) for c in cells if c["cell_type"] == kind]
-
-
-def code_sources(notebook):
-    return notebook_cells(notebook, "code")
-
-
-def markdown_cell(notebook, text):
-    """The one markdown cell of notebooks/`notebook` that holds `text`."""
-    found = [c for c in notebook_cells(notebook, "markdown") if text in c]
-    assert len(found) == 1, f"{notebook} should have one markdown cell with {text!r}"
-    return found[0]
 
 
 def committed(model, step):

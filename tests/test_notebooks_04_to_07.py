@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from notebook_cells import code_cell, printed
+from notebook_cells import code_cell, printed, code_sources, markdown_cell
 from utils import data, exercises, train
 from utils.models import (FinalNet, LightBN, LightBNDropout, LightGAP, LightSkeleton, ScaledFinalNet,
                           conv_block, count_parameters, transition_block)
@@ -42,23 +42,6 @@ def names_after(cell, **names):
         exec(cell, found)
     assert out.getvalue() == "", "an answer cell prints nothing"
     return found
-
-
-def notebook_cells(notebook, kind):
-    cells = json.loads((REPO_ROOT / "notebooks" / notebook).read_text())["cells"]
-    return ["".join(c["source"]) for c in cells if c["cell_type"] == kind]
-
-
-def code_sources(notebook):
-    return notebook_cells(notebook, "code")
-
-
-def markdown_cell(notebook, text):
-    """The one markdown cell of notebooks/`notebook` that holds `text` (a question answered in
-    <details> rather than checked)."""
-    found = [c for c in notebook_cells(notebook, "markdown") if text in c]
-    assert len(found) == 1, f"{notebook} should have one markdown cell with {text!r}"
-    return found[0]
 
 
 def not_answered(out):
@@ -373,7 +356,8 @@ def test_07_where_the_time_goes_is_measured(model07):
     assert out.startswith("❌") and "before the max-pool" in out, out
     ratio = float(out.split("ratio ")[-1])
     assert ratio > 1.3  # the part before the pool, with most of the multiply-adds, is slower
-    assert answer(ratio * 1.2).startswith("✅") and answer(ratio / 2).startswith("❌")
+    # each call times anew: margins wide enough for a busy machine's timings to move
+    assert answer(ratio).startswith("✅") and answer(ratio / 3).startswith("❌")
 
 
 def test_07_widths_that_do_not_match_fail_until_fixed(model07):
