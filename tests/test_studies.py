@@ -38,6 +38,10 @@ def test_seed_summary_statistics(tmp_path):
     assert "**99.467% ± 0.252**" in table
     assert "| 3,498 | `tiny` (4, 8, 6, 10) | 3 | 99.47% ± 0.25 | 99.20% | 99.70% |" in report.pareto_table([study])
     assert "`python -m utils.train --model tiny` with seeds 0 1 10" in table
+    assert "on the 10,000 test images" in table and "final-epoch test acc" in table
+    val = report.seeds_table(dict(study, command="python -m utils.train --protocol val"))
+    assert "on each seed's 10,000 validation images" in val and "final-epoch validation acc" in val
+    assert "test" not in val.replace("test-time", "")
 
 
 def test_pareto_table_and_figure_name_each_model_and_its_width(tmp_path):

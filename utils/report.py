@@ -159,10 +159,13 @@ def seeds_table(study):
     """A markdown table of a seed study (utils.seeds): per seed, then mean, std and min."""
     first_run = study["per_seed"][0]
     seeds = " ".join(str(r["seed"]) for r in study["per_seed"])
+    validation = "--protocol val" in study["command"]
+    held_out = "each seed's 10,000 validation images" if validation else "the 10,000 test images"
+    acc = "validation" if validation else "test"
     lines = [f"`{study['command']}` with seeds {seeds}, run by `python -m utils.seeds`: "
              f"{first_run['params']:,} parameters, {first_run['epochs']} epochs, plain "
-             "evaluation (no test-time augmentation), on the 10,000 test images.\n",
-             "| seed | final-epoch test acc | best test acc | lowest of last 3 epochs "
+             f"evaluation (no test-time augmentation), on {held_out}.\n",
+             f"| seed | final-epoch {acc} acc | best {acc} acc | lowest of last 3 epochs "
              "| 99.4% first at epoch (seconds) |", "|---:|---:|---:|---:|---:|"]
     for r in study["per_seed"]:
         first = (f"{r['target_epoch']} ({r['target_seconds']:.0f}s)" if r["target_epoch"]
