@@ -31,6 +31,7 @@ PLAN = {
     "06": (4, "core"), "07": (4, "core"),
     "08": (5, "core"), "09": (5, "core"), "10": (5, "core"), "11": (5, "core"),
     "12": (6, "core"), "15": (6, "core"), "13": (6, "optional"), "14": (6, "optional"),
+    "16": (6, "optional"),
 }
 # The seed study whose runs time a notebook's training, where it is not its step's.
 STUDY_OF = {"13": "tiny_seeds.json"}

@@ -477,8 +477,8 @@ def steps_table(notebooks=None):
     course = load_asset("course_time.json")  # python -m utils.course_time
     how_long += (f" With `TRAIN = False` (or `WORKBOOK_TRAIN=0`) each notebook loads its "
                  f"committed run instead: all {len(course['seconds'])} ran top to bottom in "
-                 f"{course['total_seconds'] / 60:.0f} minutes on the same two cores, alone "
-                 f"(`python -m utils.course_time`).")
+                 f"{course['total_seconds'] / 60:.0f} minutes on two cores of an "
+                 f"{course['device'].split(' (')[0]}, alone (`python -m utils.course_time`).")
     lines += ["", how_long]
     return "\n".join(lines)
 
@@ -535,9 +535,30 @@ def performance_summary():
     ])
 
 
+def beyond_summary():
+    """Notebook 16's levers in a few lines, from assets/beyond/ (each declared in its
+    protocol.md before its runs): the paired validation gains over the final recipe, and
+    the test-set runs of the lever that cleared."""
+    control, posthoc = load_asset("beyond/control.json"), load_asset("beyond/posthoc.json")
+    test = load_asset("beyond/test_posthoc.json")
+    gains = {"test-time augmentation": posthoc["gains"]["tta"],
+             "BatchNorm statistics recomputed": posthoc["gains"]["clean_bn"]}
+    for name, file in (("elastic distortions", "elastic"), ("downsampling earlier", "down")):
+        gains[name] = paired_gain(control, load_asset(f"beyond/{file}.json"))
+    said = [f"{name} {g['mean']:+.3f} ({g['mean'] / g['se']:+.1f} SE)" for name, g in gains.items()]
+    plain = statistics.mean(r["plain"] for r in test["per_seed"])
+    tta = statistics.mean(r["tta"] for r in test["per_seed"])
+    cleared = [name for name, g in gains.items() if g["mean"] / g["se"] >= 2.5]
+    return (f"**Beyond the brief** ([notebook 16](notebooks/16_beyond.ipynb)): four levers, paired "
+            f"gains in points over the final recipe on ten validation seeds: {'; '.join(said)}. "
+            f"Clearing the rule (2.5 SE): {', '.join(cleared) or 'none'}. On "
+            f"{len(test['per_seed'])} fresh test-set runs, test-time augmentation took the mean "
+            f"from {plain:.3f}% to {tta:.3f}%.")
+
+
 def readme_blocks():
     """The generated blocks of README.md, from the notebooks and the files under assets/."""
-    return {"headline": headline(), "steps": steps_table(), "studies": studies_summary(),
+    return {"headline": headline(), "steps": steps_table(), "studies": studies_summary() + "\n\n" + beyond_summary(),
             "performance": performance_summary()}
 
 
