@@ -11,12 +11,13 @@ from utils.models import build_model
 
 @pytest.mark.parametrize("written, value", [
     (42, 42), (0.9, 0.9), ("42", 42), (" 1,234 ", 1234), ("99.4%", 99.4),
-    ("15 * 60_000", 900_000), ("0.05 / 10", 0.005), ("-2 ** 3", -8), ("(3 - 1) * 4", 8)])
+    ("15 * 60_000", 900_000), ("0.05 / 10", 0.005), ("-2 ** 3", -8), ("(3 - 1) * 4", 8),
+    ("0.15 points", 0.15), ("1 point", 1)])
 def test_numbers_may_be_written_as_text_or_arithmetic(written, value):
     assert as_number(written) == pytest.approx(value)
 
 
-@pytest.mark.parametrize("written", ["__import__('os')", "x + 1", "1e3.5", "[1]", True, [1],
+@pytest.mark.parametrize("written", ["__import__('os')", "x + 1", "1e3.5", "[1]", True, [1], "points",
                                      "2 ** 1000 ** 1000"])  # a power that would never end
 def test_anything_but_arithmetic_is_refused_not_evaluated(written):
     with pytest.raises(ValueError):

@@ -31,8 +31,9 @@ _OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.m
 
 
 def as_number(answer):
-    """A number from what a learner may write: 42, 0.9, "1,234", "99.4%", "15 * 60_000" or
-    "0.05 / 10" (arithmetic only: nothing else is evaluated). ValueError if it is none."""
+    """A number from what a learner may write: 42, 0.9, "1,234", "99.4%", "0.15 points",
+    "15 * 60_000" or "0.05 / 10" (arithmetic only: nothing else is evaluated). ValueError if
+    it is none."""
     if isinstance(answer, bool):
         raise ValueError("True or False is not a number")
     if isinstance(answer, (int, float)):
@@ -41,7 +42,8 @@ def as_number(answer):
         return answer.item()
     if not isinstance(answer, str):
         raise ValueError(f"{type(answer).__name__} is not a number")
-    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", answer.strip().rstrip("%").strip())
+    text = re.sub(r"\s*points?$", "", answer.strip())  # "0.15 points": the unit a question asks in
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text.rstrip("%").strip())
 
     def value(node):
         if isinstance(node, ast.Constant) and type(node.value) in (int, float):
