@@ -74,12 +74,13 @@ def test_exercise_2_leaves_out_the_doubtful_images_and_their_errors():
     doubtful = [dict(index=i) for i in (3, 5, 7)]
     wrong, y_test = [1, 3, 5, 9], torch.zeros(1000)
     run = lambda answer: check_output("left_out = {e[", doubtful=doubtful, wrong=wrong, y_test=y_test,
-                                      accuracy_without_doubtful=answer)
-    right = 100 * (1 - 2 / 997)
+                                      error_rate_without_doubtful=answer)
+    right = 100 * 2 / 997
     assert run(None) == NOT_ANSWERED
     assert run(round(right, 3)).startswith("✅") and run(f"{right:.3f}%").startswith("✅")
-    assert run(100 * (1 - 2 / 1000)).startswith("❌")  # only the errors left out
-    assert run(100 * (1 - 4 / 1000)).startswith("❌")  # nothing left out
+    assert run(100 * 2 / 1000).startswith("❌")  # only the errors left out
+    assert run(100 * 4 / 1000).startswith("❌")  # nothing left out
+    assert run(100 - right).startswith("❌")     # the accuracy, not the error rate
     for odd in ODD:
         assert run(odd).startswith("❌")
 
