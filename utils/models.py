@@ -253,6 +253,7 @@ class DownNet(nn.Sequential):
             nn.Flatten(),
         )
 
+
 MODELS = {
     "baseline": BaselineCNN,
     "skeleton": Skeleton,

@@ -558,8 +558,8 @@ def beyond_summary():
 
 def readme_blocks():
     """The generated blocks of README.md, from the notebooks and the files under assets/."""
-    return {"headline": headline(), "steps": steps_table(), "studies": studies_summary() + "\n\n" + beyond_summary(),
-            "performance": performance_summary()}
+    return {"headline": headline(), "steps": steps_table(),
+            "studies": studies_summary() + "\n\n" + beyond_summary(), "performance": performance_summary()}
 
 
 SPEED_FIGURE = {  # the committed speed runs by way of training, their seeds together
