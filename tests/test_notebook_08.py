@@ -2,6 +2,8 @@
 kernel, against objects built as the notebook builds them: None, right, wrong and junk answers,
 and the hints of typical slips."""
 import ast
+import contextlib
+import io
 from types import SimpleNamespace
 
 import torch
@@ -94,3 +96,24 @@ def test_the_warp_is_right_only_before_normalizing():
         out = answer(junk)
         assert out.startswith("your function raised") and "❌" in out, (junk, out)
     assert printed(code_cell(NOTEBOOK, "def warped_for_the_model"), dict(names, torch=torch, data=data)) == ""
+
+
+def test_the_unseen_variations_are_what_the_notebook_says():
+    """Elastic distortion and strokes one pixel thicker or thinner, built by the notebook's cell
+    from a bar two pixels wide: three, two and one pixel wide, and each row printed."""
+    images = torch.zeros(1, 1, 28, 28, dtype=torch.uint8)
+    images[0, 0, 8:20, 13:15] = 255
+    test_loader = data.TensorLoader(images, torch.tensor([1]), batch_size=1)
+    evaluated = []
+    fake_train = SimpleNamespace(evaluate=lambda m, loader: evaluated.append(loader) or (0.0, 50.0))
+    names = dict(test_loader=test_loader, device=torch.device("cpu"), train=fake_train, prev_model=None,
+                 model=None, prev_plain=99.0, found={"test_acc": 99.5})
+    scope = dict(torch=torch, data=data, **names)
+    with contextlib.redirect_stdout(io.StringIO()) as printed_out:
+        exec(code_cell(NOTEBOOK, "def changed_test"), scope)
+    out = printed_out.getvalue()
+    width = lambda name: int((scope["unseen"][name].images[0, 0, 12] > 0).sum())
+    assert (width("strokes one pixel thicker"), width("strokes one pixel thinner")) == (3, 1)
+    assert scope["unseen"]["elastic distortion"].augment.elastic == 34
+    assert "elastic distortion" in out and out.count("-49.00, -49.50") == 3
+    assert len(evaluated) == 6  # both models on each variation

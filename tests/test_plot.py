@@ -9,6 +9,8 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from utils import plot  # noqa: E402
+from utils.models import build_model  # noqa: E402
+from utils.receptive_field import receptive_field  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -74,52 +76,74 @@ def test_augmentation_preview_layout():
 
 def test_curves_one_history_and_several():
     fig = plot.curves(history([97.0, 98.5, 99.1]))
-    assert len(fig.axes) == 2
-    assert all(len(ax.lines) == 2 for ax in fig.axes)     # train and test
+    assert len(fig.axes) == 3                             # loss, train accuracy, test accuracy
+    assert [len(ax.lines) for ax in fig.axes] == [2, 1, 1]
 
     fig = plot.curves({"a": history([97.0, 99.0]), "b": history([98.0, 99.3])}, target=99.4)
-    loss, acc = fig.axes
-    assert len(loss.lines) == 4 and len(acc.lines) == 5  # + the target line
+    loss, train, test = fig.axes
+    assert len(loss.lines) == 4 and len(train.lines) == 2 and len(test.lines) == 3  # + target
     assert loss.lines[0].get_color() != loss.lines[2].get_color()  # one colour per run
-    assert [line.get_linestyle() for line in acc.lines[:4]] == ["--", "-", "--", "-"]
+    assert [line.get_linestyle() for line in loss.lines] == ["--", "-", "--", "-"]
     # two epochs only: from just below the lowest test point to just above the target
-    assert acc.get_ylim() == pytest.approx((96.9, 99.5))
+    assert test.get_ylim() == pytest.approx((96.9, 99.5))
     assert loss.get_yscale() == "log"
-    assert loss.get_title() and acc.get_title()
+    assert all(ax.get_title() for ax in fig.axes)
 
 
 def test_curves_low_accuracy_is_not_cut_off():
     fig = plot.curves(history([10.0, 11.0]))
-    bottom, top = fig.axes[1].get_ylim()
-    assert bottom <= 9.5 and top >= 11.0
+    for ax, (low, high) in zip(fig.axes[1:], [(9.5, 10.5), (10.0, 11.0)]):
+        bottom, top = ax.get_ylim()
+        assert bottom <= low and top >= high
 
 
 def test_curves_zoom_to_the_later_test_accuracy():
     before = history([90.0, 95.0, 98.6, 98.9, 99.1, 99.2])
     after = history([92.0, 96.0, 98.8, 99.2, 99.5, 99.45])
     fig = plot.curves({"step before": before, "this step": after}, target=99.4)
-    loss, acc = fig.axes
-    bottom, top = acc.get_ylim()
+    loss, train, test = fig.axes
+    bottom, top = test.get_ylim()
     later = [h["test_acc"] for h in before + after if h["epoch"] > 2]
     assert 90.0 < bottom < min(later) and max(later) < top <= 100
     assert bottom < 99.4 - 0.3 < 99.4 < top    # differences of a few tenths are readable
     assert top - bottom < 1.5
-    legend = [t.get_text() for t in acc.get_legend().get_texts()]
+    legend = [t.get_text() for t in test.get_legend().get_texts()]
     assert legend == ["step before train", "step before test", "this step train",
                       "this step test", "target 99.4%"]
 
 
 def test_curves_zoom_stops_at_97_unless_a_later_test_point_is_lower():
     fig = plot.curves(history([90.0, 95.0, 97.05, 99.0]))
-    assert fig.axes[1].get_ylim()[0] == pytest.approx(97.0)
+    assert fig.axes[2].get_ylim()[0] == pytest.approx(97.0)
     fig = plot.curves(history([90.0, 95.0, 96.5, 99.0]))
-    assert fig.axes[1].get_ylim()[0] < 96.5   # never cuts a later test point
+    assert fig.axes[2].get_ylim()[0] < 96.5   # never cuts a later test point
+
+
+def test_curves_show_every_line_the_legend_names():
+    """A training accuracy far below the test accuracy (Dropout and augmentation on while it
+    is logged) keeps its later epochs in view, in its own panel; no legend entry names a line
+    that the axes cut off."""
+    run = history([90.0, 95.0, 98.6, 98.9, 99.1, 99.2])
+    for h, train_acc in zip(run, [60.0, 90.0, 96.5, 97.2, 97.6, 97.8]):
+        h["train_acc"] = train_acc
+    fig = plot.curves({"before": history([91.0, 96.0, 98.9, 99.0, 99.3, 99.35]), "now": run},
+                      target=99.4)
+    loss, train, test = fig.axes
+    for ax in fig.axes:
+        bottom, top = ax.get_ylim()
+        for line in ax.lines:
+            later = [y for x, y in zip(line.get_xdata(), line.get_ydata()) if x > 2 or ax is loss]
+            assert all(bottom <= y <= top for y in later), (ax.get_title(), line.get_label())
+    named = {t.get_text() for t in test.get_legend().get_texts()}
+    drawn = {line.get_label() for ax in fig.axes for line in ax.lines}
+    assert named <= drawn
 
 
 def test_curves_name_the_held_out_set():
     fig = plot.curves({"a": history([97.0, 99.0])}, held_out="validation")
-    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == [
+    assert [t.get_text() for t in fig.axes[2].get_legend().get_texts()] == [
         "a train", "a validation"]
+    assert fig.axes[2].get_title().startswith("Validation accuracy")
 
 
 def test_time_to_accuracy_puts_each_epoch_at_its_seconds():
@@ -247,10 +271,11 @@ def test_class_activation_maps_share_one_symmetric_scale_per_row():
     images, maps = torch.rand(2, 1, 28, 28), torch.randn(2, 3, 7, 7)
     maps[1] *= 10                                        # the second row on a larger scale
     titles = [["a", "b", "c", "d"], ["e", "f", "g", "h"]]
-    fig = plot.class_activation_maps(images, maps, titles)
+    field = dict(start=7.5, jump=2, rf=20)
+    fig = plot.class_activation_maps(images, maps, titles, field)
     assert len(fig.axes) == 8 + 2                        # 2 rows of 4, a colour bar per row
     assert [ax.get_title() for ax in fig.axes[:4]] == titles[0]
-    assert fig.get_suptitle()
+    assert "20-pixel patch" in fig.get_suptitle()
     for row in range(2):
         cells = fig.axes[4 * row:4 * row + 4]
         assert cells[0].images[0].get_cmap().name == "gray"   # the digit itself
@@ -260,16 +285,49 @@ def test_class_activation_maps_share_one_symmetric_scale_per_row():
         assert low == -high == pytest.approx(-maps[row].abs().max().item(), rel=1e-6)
         for ax in cells[1:]:
             assert len(ax.images) == 1 and ax.images[0].get_cmap().name == "RdBu_r"
-            assert ax.images[0].get_array().shape == (28, 28)   # upsampled to the image
+            assert ax.images[0].get_array().shape == (7, 7)     # one square per position
             assert ax.collections                         # the digit's ink as a contour
+            assert ax.get_xlim() == (-0.5, 27.5)          # the whole image, margins included
     bars = fig.axes[8:]
     assert all("class score" in bar.get_ylabel() for bar in bars)
     assert bars[1].get_ylim()[1] > 5 * bars[0].get_ylim()[1]
     plt.close(fig)
     # maps that are not a class's own (a difference of two) get their own title and label
-    fig = plot.class_activation_maps(images, maps, titles, title="A minus B", colorbar_label="A - B")
-    assert fig.get_suptitle() == "A minus B"
+    fig = plot.class_activation_maps(images, maps, titles, field, title="A minus B",
+                                     colorbar_label="A - B")
+    assert fig.get_suptitle().startswith("A minus B\n")
     assert all(bar.get_ylabel() == "A - B" for bar in fig.axes[8:])
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("name", ["light_gap", "final"])
+def test_class_activation_maps_draw_each_position_at_the_centre_of_what_it_sees(name):
+    """The squares of a map sit where the receptive-field table says each position looks:
+    measured here by the gradient of one position's output with respect to the image."""
+    model = build_model(name).eval()
+    rows = receptive_field(model)
+    field = rows[[r["kind"] for r in rows].index("GAP") - 1]     # the layer the maps come from
+    torch.manual_seed(0)
+    image = torch.rand(1, 1, 28, 28, requires_grad=True)  # no ties for max-pooling to break
+    gap = next(m for m in model.modules() if isinstance(m, torch.nn.AdaptiveAvgPool2d))
+    seen_by_gap = []
+    gap.register_forward_hook(lambda module, inputs, output: seen_by_gap.append(inputs[0]))
+    model(image)
+    out = seen_by_gap[0]                                          # the maps GAP averages
+    assert out.shape[-1] == field["size"]
+    for i in (0, field["size"] // 2, field["size"] - 1):
+        image.grad = None
+        out[0, :, i, i].sum().backward(retain_graph=True)
+        seen = image.grad[0, 0].abs().sum(1).nonzero().flatten()  # the rows this position sees
+        centre = field["start"] + i * field["jump"]
+        half = (field["rf"] - 1) / 2
+        assert seen.min().item() == max(0, centre - half)
+        assert seen.max().item() == min(27, centre + half)
+    maps = torch.randn(1, 1, field["size"], field["size"])
+    fig = plot.class_activation_maps(image.detach(), maps, [["x", "y"]], field)
+    left, right, bottom, top = fig.axes[1].images[0].get_extent()
+    assert (left, top) == (field["start"] - field["jump"] / 2,) * 2
+    assert right == bottom == field["start"] + (field["size"] - 0.5) * field["jump"]
     plt.close(fig)
 
 

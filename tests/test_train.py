@@ -433,10 +433,14 @@ def test_the_range_test_grows_the_rate_stops_when_the_loss_blows_up_and_puts_bac
     assert peak == pytest.approx(rates[losses.index(min(losses))] / 10)
     from utils.plot import lr_range_figure
 
-    fig = lr_range_figure(rates, losses, chosen=peak, save=tmp_path / "lr.png")
+    fig = lr_range_figure({"seed 0": (rates, losses), "again": (rates, losses)}, chosen=peak,
+                          save=tmp_path / "lr.png")
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
-    assert any(f"chosen peak {peak:.3g}" == t.get_text() for t in ax.get_legend().get_texts())
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    low = rates[losses.index(min(losses))]
+    assert texts == [f"seed 0: lowest at {low:.3g}", f"again: lowest at {low:.3g}",
+                     f"this recipe's peak {peak:.3g}"]
 
 
 def test_diagnose_measures_train_accuracy_in_eval_mode_against_the_test(capsys):

@@ -87,57 +87,66 @@ def augmentation_preview(images, augmented, title=None, save=None):
 
 
 def curves(histories, target=None, save=None, held_out="test"):
-    """Loss and accuracy per epoch: train dashed, test solid, one colour per run.
+    """Loss and accuracy per epoch, in three panels: the loss of both sets (train dashed,
+    held-out solid, one colour per run), the training accuracy, and the held-out accuracy.
 
     `histories` is one history (a list of per-epoch dicts with epoch, train_loss,
     train_acc, test_loss, test_acc, ...) or a dict {run name: history}, drawn in its order:
     put the earlier runs (the step before) first. `target`, an accuracy in percent, is drawn
-    as a dotted line. `held_out` names the set the test_* values were measured on, e.g.
-    "validation", in the legend.
+    as a dotted line on the held-out panel. `held_out` names the set the test_* values were
+    measured on, e.g. "validation".
 
-    The loss is on a log axis, so that its rises late in training show. The accuracy axis is
-    zoomed to where the runs differ: from a little below the lowest held-out accuracy after
-    the first two epochs (not below 97% unless a point is) to a little above the highest
-    accuracy and the target. Earlier epochs, and the train accuracy (measured in train mode,
-    with Dropout and augmentation on), may fall below it. Runs whose held-out accuracy never
-    passes 90% are not zoomed.
+    The loss is on a log axis, so that its rises late in training show. Each accuracy panel
+    is zoomed to where its runs differ: from a little below its lowest point after the first
+    two epochs (not below 97% unless a point is) to a little above its highest point (and the
+    target). Only the first epochs may fall below; every line keeps its later epochs in view.
+    The training accuracy is the log's: measured in train mode, with Dropout and augmentation
+    on, while the weights change. Runs whose accuracy never passes 90% are not zoomed.
     """
     if not isinstance(histories, dict):
         histories = {"": histories}
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12.5, 4.2))
-    accs, later = [], []  # every accuracy; the held-out ones after the first two epochs
+    fig, (ax_loss, ax_train, ax_test) = plt.subplots(1, 3, figsize=(15, 4.2))
     for i, (name, history) in enumerate(histories.items()):
         epochs = [h["epoch"] for h in history]
         prefix = f"{name} " if name else ""
-        for split, style in (("train", "--"), ("test", "-")):
+        for split, style, ax_acc in (("train", "--", ax_train), ("test", "-", ax_test)):
             label = prefix + (held_out if split == "test" else split)
             ax_loss.plot(epochs, [h[f"{split}_loss"] for h in history], style,
                          color=f"C{i}", label=label)
-            acc = [h[f"{split}_acc"] for h in history]
-            ax_acc.plot(epochs, acc, style, color=f"C{i}", label=label)
-            accs += acc
-        tests = [h["test_acc"] for h in history]
-        later += [h["test_acc"] for h in history if h["epoch"] > 2] or tests
+            ax_acc.plot(epochs, [h[f"{split}_acc"] for h in history], style, color=f"C{i}",
+                        label=label)
     if target is not None:
-        ax_acc.axhline(target, color="black", linestyle=":", label=f"target {target}%")
-        accs.append(target)
-    zoomed = bool(later) and max(later) > 90
-    if zoomed:
-        low = min(later)
-        bottom = 97.0 if low - 0.1 < 97 < low else low - 0.1
-        ax_acc.set_ylim(bottom, min(max(accs) + 0.1, 100))
+        ax_test.axhline(target, color="black", linestyle=":", label=f"target {target}%")
+    for ax, split in ((ax_train, "train"), (ax_test, "test")):
+        runs = [[h[f"{split}_acc"] for h in history if h["epoch"] > 2]
+                or [h[f"{split}_acc"] for h in history] for history in histories.values()]
+        later = [acc for run in runs for acc in run]
+        every = [h[f"{split}_acc"] for history in histories.values() for h in history]
+        zoomed = bool(later) and max(later) > 90
+        if zoomed:
+            low = min(later)
+            bottom = 97.0 if low - 0.1 < 97 < low else low - 0.1
+            top = max(every + ([target] if target is not None and ax is ax_test else []))
+            ax.set_ylim(bottom, min(top + 0.1, 100))
+        ax.set_ylabel("accuracy (%)")
+        name = "Training accuracy (train mode, as logged)" if ax is ax_train else \
+            f"{held_out.capitalize()} accuracy"
+        ax.set_title(name + ("\n(zoomed: the first epochs may fall below)" if zoomed else ""),
+                     fontsize=10)
     ax_loss.set_yscale("log")
     ax_loss.set_ylabel("cross-entropy loss (log scale)")
-    ax_loss.set_title("Loss per epoch")
-    ax_acc.set_ylabel("accuracy (%)")
-    ax_acc.set_title("Accuracy per epoch" + (" (zoomed: early epochs may fall below)"
-                                             if zoomed else ""))
-    for ax in (ax_loss, ax_acc):
+    ax_loss.set_title("Loss per epoch", fontsize=10)
+    for ax in (ax_loss, ax_train, ax_test):
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3, which="both" if ax is ax_loss else "major")
-    # one legend for both panels, outside them, so that it hides no line
-    ax_acc.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
+    # one legend for the three panels, outside them, so that it hides no line: the loss
+    # panel holds every run's two lines, the held-out panel the target
+    handles, labels = ax_loss.get_legend_handles_labels()
+    if target is not None:
+        handles.append(ax_test.lines[-1])
+        labels.append(f"target {target}%")
+    ax_test.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
     fig.tight_layout()
     return _finish(fig, save)
 
@@ -172,38 +181,54 @@ def step_panels(steps, target=99.4, ncols=4, save=None):
     return _finish(fig, save)
 
 
-def class_activation_maps(images, maps, titles, save=None, title=None, colorbar_label=None):
+def class_activation_maps(images, maps, titles, field, save=None, title=None, colorbar_label=None):
     """Each image, then its class activation maps: `maps` is (N, K, h, w), one map per class
-    the row shows, `titles` N lists of K+1 titles (the image's, then each map's). `title` and
+    the row shows, `titles` N lists of K+1 titles (the image's, then each map's). `field` is
+    the receptive-field row of the layer the maps come from (`receptive_field(model)`), whose
+    `start` and `jump` say where each position's patch is centred on the image. `title` and
     `colorbar_label` replace the figure's title and the colour bars' label, for maps that are
     not a class's own (the difference of two classes' maps, say).
 
     A map is the class score at each position (its average is the class's score, the
-    logit), upsampled to the image's size and drawn on a diverging scale centred at zero:
-    red for the class, blue against it, white zero. The maps of a row share one symmetric
-    scale and its colour bar, so the classes compare; the digit's ink is the black line."""
+    logit), drawn on a diverging scale centred at zero: red for the class, blue against it,
+    white zero. Each position is one square, `jump` pixels wide, drawn at the centre of the
+    patch it sees: a map of 7x7 positions 2 pixels apart covers the middle 14x14 pixels, not
+    the whole image, although each position sees `field["rf"]` pixels around its centre. The
+    maps of a row share one symmetric scale and its colour bar, so the classes compare; the
+    digit's ink is the black line, the image's edge the grey frame."""
     n, k = maps.shape[:2]
+    h, w = maps.shape[-2:]
+    start, jump = field["start"], field["jump"]
+    # the squares' outer edges, in image pixels (pixel i spans i - 0.5 to i + 0.5)
+    left, right = start - jump / 2, start + (w - 1) * jump + jump / 2
+    top, bottom = start - jump / 2, start + (h - 1) * jump + jump / 2
     fig, axes = plt.subplots(n, k + 1, figsize=(1.6 * (k + 1) + 1.3, 1.7 * n + 0.6),
                              squeeze=False, layout="constrained")
     for row in range(n):
         image = _as_image(images[row])
+        size = image.shape[-1]
         axes[row, 0].imshow(image, cmap="gray")
-        heat = torch.nn.functional.interpolate(maps[row][None].float(), size=image.shape,
-                                               mode="bilinear")[0].cpu()
         limit = maps[row].abs().max().item() or 1.0  # one symmetric scale for the row
         ink = (image.min() + image.max()) / 2
         for col in range(k):
             ax = axes[row, col + 1]
-            shown = ax.imshow(heat[col].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+            shown = ax.imshow(maps[row, col].float().cpu().numpy(), cmap="RdBu_r", vmin=-limit,
+                              vmax=limit, extent=(left, right, bottom, top),
+                              interpolation="nearest")
             ax.contour(image, levels=[ink], colors="black", linewidths=0.8)
+            ax.add_patch(plt.Rectangle((-0.5, -0.5), size, size, fill=False,
+                                       edgecolor="0.6", linewidth=0.8, clip_on=False))
+            ax.set_xlim(-0.5, size - 0.5)
+            ax.set_ylim(size - 0.5, -0.5)
         for col, ax in enumerate(axes[row]):
             ax.set_title(titles[row][col], fontsize=8)
             ax.axis("off")
         bar = fig.colorbar(shown, ax=axes[row, 1:].tolist(), shrink=0.9)
         bar.set_label(colorbar_label or "class score\nat that position", fontsize=7)
         bar.ax.tick_params(labelsize=7)
-    fig.suptitle(title or "Class activation maps: red for the class, blue against it\n"
-                          "(one scale per row; black line: the digit's ink)", fontsize=10)
+    fig.suptitle((title or "Class activation maps: red for the class, blue against it")
+                 + f"\n(each square: one position, drawn at the centre of the {field['rf']}-pixel "
+                   "patch it sees; one scale per row; black line: the ink)", fontsize=9)
     return _finish(fig, save)
 
 
@@ -488,20 +513,25 @@ def step_gains_figure(studies, target=99.4, save=None):
     return _finish(fig, save)
 
 
-def lr_range_figure(rates, losses, chosen=None, save=None):
-    """A learning-rate range test: the smoothed training loss against the rate, on a log
-    axis, with the chosen peak rate marked."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(rates, losses, color="C0", label="smoothed training loss")
-    low = rates[losses.index(min(losses))]
-    ax.axvline(low, color="gray", linestyle=":", label=f"lowest loss at {low:.3g}")
+def lr_range_figure(runs, chosen=None, save=None):
+    """Learning-rate range tests: the smoothed training loss against the rate, on a log
+    axis, one line per run of `runs` ({name: (rates, losses)}) with its lowest point marked,
+    and the chosen peak rate."""
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    lowest, highest = [], []
+    for i, (name, (rates, losses)) in enumerate(runs.items()):
+        low = rates[losses.index(min(losses))]
+        ax.plot(rates, losses, color=f"C{i}", label=f"{name}: lowest at {low:.3g}")
+        ax.plot([low], [min(losses)], "o", color=f"C{i}")
+        lowest.append(min(losses))
+        highest.append(min(max(losses), 4 * min(losses)))
     if chosen is not None:
-        ax.axvline(chosen, color="C3", linestyle="--", label=f"chosen peak {chosen:.3g}")
+        ax.axvline(chosen, color="black", linestyle="--", label=f"this recipe's peak {chosen:.3g}")
     ax.set_xscale("log")
-    ax.set_ylim(min(losses) * 0.9, min(max(losses), 4 * min(losses)) * 1.05)
+    ax.set_ylim(min(lowest) * 0.9, max(highest) * 1.05)
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel("training loss (smoothed)")
-    ax.set_title("Learning-rate range test: the rate grows every batch")
+    ax.set_title("Learning-rate range test: the rate grows every batch\n(dot: each run's lowest loss)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -7,6 +7,12 @@ are tracked layer by layer, starting from the input with rf = 1 and jump = 1:
   output.  jump_out = jump_in * stride
 * rf:   a k x k kernel sees k neighbours, each `jump_in` input pixels apart (times the
   dilation), so it adds (k - 1) of those steps.  rf_out = rf_in + (k - 1) * dilation * jump_in
+* start: where the centre of the layer's first output pixel lies on the image (pixel i of the
+  image has its centre at i). Its kernel's centre sits (k - 1) / 2 * dilation pixels of its
+  input in from the edge, less the padding:
+  start_out = start_in + ((k - 1) / 2 * dilation - padding) * jump_in
+  Output pixel i then sees the image from start + i * jump - (rf - 1) / 2 to
+  start + i * jump + (rf - 1) / 2: where a map of this layer belongs on the image.
 
 Rather than parse the model, we hook the Conv2d and pooling modules and run one zero image
 through it: the rows then come out in the order the layers really run, whatever the order in
@@ -24,7 +30,7 @@ def _square(value):
 
 
 def receptive_field(model, input_size=(1, 28, 28)):
-    """One dict per spatial layer, in execution order, with its size, rf and jump."""
+    """One dict per spatial layer, in execution order, with its size, rf, jump and start."""
     records = []  # (name, module, input height, output height), appended as layers run
 
     def make_hook(name):
@@ -46,7 +52,7 @@ def receptive_field(model, input_size=(1, 28, 28)):
             handle.remove()
         model.train(was_training)
 
-    rows, rf, jump = [], 1, 1
+    rows, rf, jump, start = [], 1, 1, 0.0
     for name, module, size_in, size_out in records:
         if isinstance(module, nn.AdaptiveAvgPool2d):
             if size_out != 1:
@@ -69,10 +75,11 @@ def receptive_field(model, input_size=(1, 28, 28)):
             if getattr(module, "groups", 1) > 1:
                 kind += " dw" if module.groups == module.in_channels else f" g{module.groups}"
         rf = rf + (kernel - 1) * dilation * jump
+        start = start + ((kernel - 1) / 2 * dilation - padding) * jump
         jump = jump * stride
         rows.append(dict(layer=name, kind=kind, kernel=kernel, stride=stride,
                          padding=padding, dilation=dilation, size=size_out,
-                         rf=rf, jump=jump))
+                         rf=rf, jump=jump, start=start))
     return rows
 
 

@@ -368,11 +368,13 @@ def largest_feature_share(model, loader):
     return 100.0 * torch.cat(shares).mean().item()
 
 
-def lr_range_test(model, loader, optimizer, start=1e-4, end=1.0, steps=200, smoothing=0.9):
+def lr_range_test(model, loader, optimizer, start=1e-4, end=10.0, steps=250, smoothing=0.9):
     """The learning-rate range test (Smith, 2017; fastai's lr_find): train for `steps`
     batches with the rate grown exponentially from `start` to `end`, record the loss, and
     stop early once it is four times its lowest. Returns (rates, smoothed losses). The model
-    and the optimizer are put back as they were: the test only looks."""
+    and the optimizer are put back as they were: the test only looks. The default sweep goes
+    to a rate of 10, well past where a BatchNorm model's loss turns up, so that its lowest
+    point is a minimum of the curve and not merely the end of the sweep."""
     saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
     saved_optimizer = optimizer.state_dict()
     factor = (end / start) ** (1 / max(1, steps - 1))
