@@ -356,8 +356,15 @@ def test_07_where_the_time_goes_is_measured(model07):
     assert out.startswith("❌") and "before the max-pool" in out, out
     ratio = float(out.split("ratio ")[-1])
     assert ratio > 1.3  # the part before the pool, with most of the multiply-adds, is slower
-    # each call times anew: margins wide enough for a busy machine's timings to move
-    assert answer(ratio).startswith("✅") and answer(ratio / 3).startswith("❌")
+    # each call times anew, and a shared machine's timings can move by half between calls:
+    # the last measured ratio, given back, passes within a few tries; a fifth of it never
+    for _ in range(3):
+        out = answer(ratio)
+        if out.startswith("✅"):
+            break
+        ratio = float(out.split("ratio ")[-1])
+    assert out.startswith("✅"), out
+    assert answer(ratio / 5).startswith("❌")
 
 
 def test_07_widths_that_do_not_match_fail_until_fixed(model07):
