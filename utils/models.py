@@ -268,6 +268,18 @@ MODELS = {
 }
 
 
+def kaiming_init(model):
+    """Re-draw every convolution's weights with Kaiming's initialization (He et al., 2015:
+    variance 2 / fan_in, which keeps the signal's scale through a ReLU) and zero its biases;
+    PyTorch's default draws a variance of 1 / (3 fan_in). Notebook 04 writes it out by hand."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return model
+
+
 def build_model(name, **kwargs):
     """A new model by its name in MODELS; an unknown name lists the known ones."""
     if name not in MODELS:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from utils import data
-from utils.models import MODELS, build_model, count_parameters
+from utils.models import MODELS, build_model, count_parameters, kaiming_init
 from utils.report import ASSETS, FINAL_STEP, atomic_write, load_asset, publishing, save_json
 
 
@@ -555,6 +555,9 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m utils.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="final", choices=list(MODELS))
+    p.add_argument("--init", choices=["default", "kaiming"], default="default",
+                   help="the convolutions' initial weights: PyTorch's default, or Kaiming's "
+                        "(variance 2 / fan_in, zero biases; notebook 04)")
     p.add_argument("--epochs", type=positive_int, default=15)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("runs/final"),
@@ -663,7 +666,10 @@ def main(argv=None):
     except OSError as error:
         sys.exit(f"error: cannot save the run in {out} ({error.strerror}); choose another --out")
 
-    model = build_model(args.model, **options).to(device)
+    model = build_model(args.model, **options)
+    if args.init == "kaiming":
+        kaiming_init(model)
+    model = model.to(device)
     if args.bf16:  # bf16 convolutions are fastest with channels-last weights (1.0x in fp32)
         model = model.to(memory_format=torch.channels_last)
     params = count_parameters(model)
