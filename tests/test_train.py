@@ -473,3 +473,26 @@ def test_largest_feature_share_is_the_top_positive_term_of_the_predicted_score()
         model[1].weight[0, 3] = 0.0
     assert train.largest_feature_share(model, loader) == pytest.approx(50.0)
     assert not model[1]._forward_hooks  # the hook is removed
+
+
+def test_accuracy_with_features_dropped_masks_the_classifiers_input_as_a_head_dropout():
+    """Two classes read four pooled features: class 0 weighs feature 0 alone (3), class 1 all
+    four (1 each). With every feature (1, 1, 1, 1) class 1 wins, 4 against 3, as labelled;
+    with some dropped it stays right only while its kept features outnumber three times
+    feature 0 (a tie goes to class 0). Checked against masks drawn by hand from the same seed."""
+    model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Conv2d(4, 2, 1, bias=False),
+                                torch.nn.Flatten())
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([[3.0, 0, 0, 0], [1.0, 1.0, 1.0, 1.0]]).view(2, 4, 1, 1))
+    loader = [(torch.ones(50, 4, 3, 3), torch.ones(50, dtype=torch.long))] * 2
+    assert train.accuracy_with_features_dropped(model, loader, p=0.0) == 100.0
+    p, draws = 0.5, 3
+    generator, right = torch.Generator().manual_seed(7), 0
+    for _ in range(draws * len(loader)):
+        kept = (torch.rand((50, 4, 1, 1), generator=generator) >= p).float().flatten(1)
+        right += (kept[:, 0] * 3 < kept.sum(1)).sum().item()  # class 1 still ahead
+    measured = train.accuracy_with_features_dropped(model, loader, p=p, draws=draws, seed=7)
+    assert measured == pytest.approx(100.0 * right / (draws * 100))
+    assert 0 < measured < 100  # some draws change the answer, some do not
+    assert measured == train.accuracy_with_features_dropped(model, loader, p=p, draws=draws, seed=7)
+    assert not model[1]._forward_pre_hooks  # the mask is removed: the model is as it was

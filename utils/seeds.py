@@ -10,6 +10,9 @@ WORKBOOK_PUBLISH=1, the maintainers' switch, the summary goes to assets/ instead
 Any other option is passed on to utils.train, so a recipe can be studied the same way.
 A finished run of another recipe is never replaced unless `--overwrite` is given.
 Ctrl-C stops the study and keeps the seeds it finished: the same command trains the rest.
+`--features` also measures each seed's trained model on the held-out images (a model that
+ends in GAP and a 1x1 classifier): how much a prediction rests on its largest feature, and
+its accuracy with a random tenth of the pooled features dropped (notebook 11).
 """
 import argparse
 import json
@@ -22,10 +25,12 @@ from pathlib import Path
 
 import torch
 
+from utils import data
 from utils.data import REPO_ROOT, smoke_mode
 from utils.report import output_path, save_json
 from utils.models import build_model
-from utils.train import model_options, parse_args, positive_int, recorded_args
+from utils.train import (accuracy_with_features_dropped, largest_feature_share, load_weights,
+                         model_options, parse_args, positive_int, recorded_args)
 
 
 # Options that do not change what a run learns: a run saved with others is still reusable.
@@ -135,6 +140,20 @@ def summarize_seeds(runs):
                 last3_min=min(r["last3_min_test_acc"] for r in per_seed), per_seed=per_seed)
 
 
+def measure_features(study, runs, extra):
+    """Add to each seed's row of `study` its trained model's `feature_share` (the largest
+    feature's share of a prediction's positive evidence, %) and `dropped_tenth_acc` (its
+    accuracy with a random tenth of the pooled features dropped, %), on its held-out images."""
+    asked = parse_args(["--out", str(runs), *extra])
+    for row in study["per_seed"]:
+        model = build_model(asked.model, **model_options(asked))
+        load_weights(model, runs / f"seed_{row['seed']}" / "weights.pt")
+        _, held_out = data.fast_loaders(asked.protocol, seed=row["seed"], root=asked.data)
+        row["feature_share"] = largest_feature_share(model, held_out)
+        row["dropped_tenth_acc"] = accuracy_with_features_dropped(model, held_out)
+    return study
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m utils.seeds", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -146,6 +165,8 @@ def main(argv=None):
                         "runs/smoke/<name>)")
     p.add_argument("--overwrite", action="store_true",
                    help="train again, in their place, seeds whose saved run is of another recipe")
+    p.add_argument("--features", action="store_true",
+                   help="also measure how much each trained model leans on single pooled features")
     args, extra = p.parse_known_args(argv)
     if len(args.seeds) < 2 or len(set(args.seeds)) < len(args.seeds):
         p.error("a study needs at least 2 different seeds")
@@ -155,6 +176,8 @@ def main(argv=None):
     runs = (args.runs or default_runs).resolve()
     train_seeds(args.seeds, runs, args.jobs, extra, args.overwrite)
     study = summarize_seeds([runs / f"seed_{s}" for s in args.seeds])
+    if args.features:
+        measure_features(study, runs, extra)
     study["command"] = " ".join(["python -m utils.train", *extra])
     save_json(study, output_path(f"{args.name}.json"))
     from utils.plot import seeds_figure

@@ -368,6 +368,33 @@ def largest_feature_share(model, loader):
     return 100.0 * torch.cat(shares).mean().item()
 
 
+def accuracy_with_features_dropped(model, loader, p=0.1, draws=10, seed=0):
+    """Accuracy (%) of `model` in eval mode when a random share `p` of the pooled features its
+    last (1x1) convolution reads is zeroed in every image and the rest scaled by 1 / (1 - p),
+    as a head Dropout does in training: the mean over `draws` draws of a generator seeded with
+    `seed`, so that two models meet the same draws. It asks how much the predictions need
+    every feature to be there."""
+    model.eval()
+    classifier = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    masks = []
+    hook = classifier.register_forward_pre_hook(lambda module, inputs: (inputs[0] * masks[-1],))
+    right = total = 0
+    try:
+        with torch.no_grad():
+            for _ in range(draws):
+                for x, y in loader:
+                    shape = (len(x), classifier.in_channels, 1, 1)
+                    kept = torch.rand(shape, generator=generator) >= p
+                    masks.append((kept / (1 - p)).to(device))
+                    right += (model(x.to(device)).argmax(1) == y.to(device)).sum().item()
+                    total += len(y)
+    finally:
+        hook.remove()
+    return 100.0 * right / total
+
+
 def lr_range_test(model, loader, optimizer, start=1e-4, end=10.0, steps=250, smoothing=0.9):
     """The learning-rate range test (Smith, 2017; fastai's lr_find): train for `steps`
     batches with the rate grown exponentially from `start` to `end`, record the loss, and
