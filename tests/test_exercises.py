@@ -88,6 +88,17 @@ def test_a_check_never_raises(capsys):
     assert "could not be checked" in capsys.readouterr().out
 
 
+def test_an_answer_that_is_an_error_says_what_stopped_the_learners_code(capsys):
+    """A check cell passes on the exception a learner's function raised: the check says that
+    the code stopped and how, for a number, a word and a tensor alike, with the hint."""
+    error = RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+    for expected in (4_608, "b", torch.ones(2, 3)):
+        assert check(error, expected, hint=f"look at the shapes {expected!r}") is False
+        printed = capsys.readouterr().out
+        assert "your code stopped with RuntimeError: mat1 and mat2 shapes" in printed
+        assert "is not a number" not in printed and "look at the shapes" in printed
+
+
 def test_the_final_model_meets_the_brief(capsys):
     assert check_brief(build_model("final")) is True
     printed = capsys.readouterr().out

@@ -94,7 +94,7 @@ def test_the_warp_is_right_only_before_normalizing():
     assert out.startswith("❌") and "shape" in out
     for junk in (3, "abc", lambda images: images):  # not a function of (images, generator): it raises
         out = answer(junk)
-        assert out.startswith("your function raised") and "❌" in out, (junk, out)
+        assert out.startswith("❌") and "your code stopped with" in out, (junk, out)
     assert printed(code_cell(NOTEBOOK, "def warped_for_the_model"), dict(names, torch=torch, data=data)) == ""
 
 

@@ -108,7 +108,7 @@ def test_00_the_normalize_bug_fails_until_the_brackets_are_right(mnist_train):
     assert run(check, names).startswith("❌ not yet: shape")
     names["my_normalize"] = lambda images: 1 / 0
     out = run(check, names)
-    assert out.startswith("❌") and "your function stopped with ZeroDivisionError" in out
+    assert out.startswith("❌") and "your code stopped with ZeroDivisionError" in out
     for wrong in [42, "normalize"]:
         names["my_normalize"] = wrong
         assert run(check, names).startswith("❌"), wrong

@@ -304,7 +304,7 @@ def test_06_a_pooling_tied_to_one_size_fails_until_fixed(gap06):
         assert run(check, **dict(names_after(fixed, **base), fixed=True)).startswith("✅"), fix
     sized_again = broken.replace("nn.AvgPool2d(6)(maps)", "nn.AvgPool2d(8)(maps)")  # right for 32x32 only
     out = run(check, **dict(names_after(sized_again, **base), fixed=True))
-    assert "❌" in out and "raised" in out
+    assert "❌" in out and "your code stopped with" in out
 
 
 # --- 07 capacity -----------------------------------------------------------------------------

@@ -136,7 +136,7 @@ def test_09_the_schedule_stepped_once_per_epoch_is_caught_and_the_fix_passes():
     assert answer(lambda epochs, steps: replay(epochs, steps)[:-1]).startswith("❌")  # one step short
     for junk in (3, "abc", lambda: None):
         out = answer(junk)
-        assert out.startswith("your function raised") and "❌" in out, (junk, out)
+        assert out.startswith("❌") and "your code stopped with" in out, (junk, out)
     assert printed(code_cell("09_schedule.ipynb", "def rates_seen"), dict(torch=torch)) == ""  # quiet
 
 
@@ -192,7 +192,7 @@ def test_10_training_steps_left_in_eval_mode_are_caught_and_the_fix_passes():
     assert answer(right).startswith("✅")
     for junk in (3, "abc", lambda model: None):
         out = answer(junk)
-        assert out.startswith("your function raised") and "❌" in out, (junk, out)
+        assert out.startswith("❌") and "your code stopped with" in out, (junk, out)
 
 
 # --- 11 head Dropout ----------------------------------------------------------------------------

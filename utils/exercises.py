@@ -99,7 +99,9 @@ def check(answer, expected, hint="", tolerance=0.0):
       rounding allows, e.g. 0.01 for a percentage asked to two decimals;
     - tensors: same shape and `torch.allclose` (tolerance as its atol, 1e-5 by default),
       with the largest difference printed, as Karpathy's `cmp` does;
-    - words (a multiple-choice letter, a name): the same, ignoring case and spaces.
+    - words (a multiple-choice letter, a name): the same, ignoring case and spaces;
+    - an exception (the learner's function raised it, caught by the check cell): not yet, and
+      what stopped it.
     `hint` is one hint, or a tuple of hints from the idea to a closer step (never the
     numbers filled in): one more after each wrong answer.
     """
@@ -107,6 +109,9 @@ def check(answer, expected, hint="", tolerance=0.0):
         _record(expected, hint)
         if answer is None or answer is ...:
             return _say(False, UNANSWERED, "")  # no hint before the first try
+        if isinstance(answer, BaseException):  # the learner's code stopped: say how, not "not a number"
+            return _say(False, f"not yet: your code stopped with {type(answer).__name__}: {answer}",
+                        hint)
         if isinstance(expected, torch.Tensor) and expected.numel() > 1:
             return _check_tensor(answer, expected, hint, tolerance or 1e-5)
         if isinstance(expected, str):

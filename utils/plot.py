@@ -513,10 +513,10 @@ def step_gains_figure(studies, target=99.4, save=None):
     return _finish(fig, save)
 
 
-def lr_range_figure(runs, chosen=None, save=None):
+def lr_range_figure(runs, chosen=None, save=None, chosen_label="this recipe's peak"):
     """Learning-rate range tests: the smoothed training loss against the rate, on a log
     axis, one line per run of `runs` ({name: (rates, losses)}) with its lowest point marked,
-    and the chosen peak rate."""
+    and the chosen rate, named by `chosen_label`."""
     fig, ax = plt.subplots(figsize=(7.5, 4))
     lowest, highest = [], []
     for i, (name, (rates, losses)) in enumerate(runs.items()):
@@ -526,7 +526,7 @@ def lr_range_figure(runs, chosen=None, save=None):
         lowest.append(min(losses))
         highest.append(min(max(losses), 4 * min(losses)))
     if chosen is not None:
-        ax.axvline(chosen, color="black", linestyle="--", label=f"this recipe's peak {chosen:.3g}")
+        ax.axvline(chosen, color="black", linestyle="--", label=f"{chosen_label} {chosen:.3g}")
     ax.set_xscale("log")
     ax.set_ylim(min(lowest) * 0.9, max(highest) * 1.05)
     ax.set_xlabel("learning rate (log scale)")
