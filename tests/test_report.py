@@ -142,6 +142,19 @@ def test_a_paired_gain_of_another_number_of_the_runs():
     assert g["d"] == pytest.approx([0.2, 0.1, 0.0]) and g["improved"] == 2
 
 
+def test_a_table_of_several_measures_pairs_each_by_seed():
+    """Seed 2 is the control's only: left out of both means. Share falls by 5 and 7 (mean -6,
+    SE 1); accuracy falls by 0.1 on seed 0 and rises by 0.3 on seed 1 (mean +0.1, SE 0.2)."""
+    control = {"per_seed": [dict(seed=0, share=30.0, acc=99.0), dict(seed=1, share=28.0, acc=99.2),
+                            dict(seed=2, share=90.0, acc=10.0)]}
+    study = {"per_seed": [dict(seed=1, share=21.0, acc=99.5), dict(seed=0, share=25.0, acc=98.9)]}
+    lines = report.measures_table(control, study, {"share": "share, %", "acc": "accuracy, %"},
+                                  labels=("step 10", "step 11")).splitlines()
+    assert lines[0].startswith("| measured on each seed's model | step 10 | step 11 |")
+    assert lines[2] == "| share, % | 29.00 | 23.00 | -6.00 | 1.00 | -6.0 | 0 of 2 |"
+    assert lines[3] == "| accuracy, % | 99.10 | 99.20 | +0.10 | 0.20 | +0.5 | 1 of 2 |"
+
+
 def test_a_learners_own_run_is_set_against_the_committed_run_and_its_seeds(capsys, monkeypatch):
     committed = report.load_asset("metrics/05.json")
     study = report.step_studies()["05"]["final"]

@@ -413,6 +413,21 @@ def versions_table(before, after):
     return paired_table(before, [after], control_label="the final model without its head Dropout")
 
 
+def measures_table(control, study, measures, labels=("control", "study")):
+    """Two studies compared seed by seed on several numbers of their runs: one row per
+    `measures` entry ({key in per_seed: what it is}), each with both means over the shared
+    seeds, the mean difference (study minus control), its standard error, the difference in
+    standard errors and how many seeds it is higher on."""
+    lines = [f"| measured on each seed's model | {labels[0]} | {labels[1]} | mean difference "
+             "| standard error | difference / SE | higher on |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for key, what in measures.items():
+        g = paired_gain(control, study, key)
+        base = statistics.mean(r[key] for r in control["per_seed"] if r["seed"] in g["seeds"])
+        lines.append(f"| {what} | {base:.2f} | {g['study_mean']:.2f} | {g['mean']:+.2f} "
+                     f"| {g['se']:.2f} | {g['in_se']} | {g['improved']} of {g['n']} |")
+    return "\n".join(lines)
+
+
 def paired_folder_table(studies_by_name):
     """`paired_table` of a folder's studies against the one named control.json."""
     studies = dict(studies_by_name)
