@@ -1,13 +1,12 @@
 """Notebook 12's self-checking exercises, run as they stand in the committed notebook, without
 a kernel, against the committed studies and stand-ins for its class activation maps and its
-confusion matrix: None, right, wrong and junk answers, and the hints of typical slips. Exercise 3
-is markdown only (its answer collapsed under the question): its answer's code is run here."""
+confusion matrix: None, right, wrong and junk answers, and the hints of typical slips."""
 import json
 import statistics
 
 import torch
 
-from notebook_cells import code_cell, printed
+from notebook_cells import code_cell, markdown_cell, printed
 from utils import exercises, report
 from utils.answers import KEY
 
@@ -66,23 +65,41 @@ def test_the_gain_in_standard_errors_and_its_verdict():
         assert answer(wrong, None)[0].startswith("❌"), wrong
 
 
-def test_a_score_from_a_map_is_asked_without_a_check_and_its_answer_runs():
-    """Exercise 3 is markdown only: its question names `other`, and its answer's code, run on
-    stand-in maps, prints each map's average as the model's score."""
-    cells = json.loads((report.REPO_ROOT / "notebooks" / "12_results.ipynb").read_text())["cells"]
-    found = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"
-             and "".join(c["source"]).startswith("**3. A score from its map**")]
-    assert len(found) == 1 and "<details><summary>Answer</summary>" in found[0]
-    assert "exercises.check(my_score" not in json.dumps(cells)
-    code = found[0].split("```python\n")[1].split("```")[0]
+def test_a_score_with_one_patch_blanked_is_checked_against_the_model_itself():
+    """Exercise 3 on a stand-in model built like the final one (features, GAP, a 1x1
+    classifier): the solution's formula passes, and each typical slip gets its own hint."""
     torch.manual_seed(0)
-    cams = torch.randn(6, 10, 7, 7)
-    names = dict(cams=cams, scores=cams.mean(dim=(2, 3)), torch=torch,
-                 wrong_true=torch.tensor([9, 3]), wrong_pred=torch.tensor([4, 5]))
-    out = printed(code, names)
-    other = next(c for c in range(10) if c not in (9, 4))
-    assert out == (f"class {other}: its map's average {cams[0, other].mean():+.2f}, "
-                   f"the model's score {cams[0, other].mean():+.2f}")
+    features = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU())
+    classifier = torch.nn.Conv2d(4, 10, 1)
+    model = torch.nn.Sequential(*features, torch.nn.AdaptiveAvgPool2d(1), classifier, torch.nn.Flatten())
+    wrong_images = torch.randn(2, 1, 7, 7)
+    with torch.no_grad():
+        features[0].weight.mul_(20)  # a map with a clear peak, far from the bias
+        classifier.bias.fill_(-1.0)
+        maps = features(wrong_images)
+        cams = torch.einsum("nkhw,ck->nchw", maps, classifier.weight[:, :, 0, 0]) + classifier.bias[None, :, None, None]
+    wrong_pred = torch.tensor([3, 1])
+    names = dict(model=model, cams=cams, classifier=classifier, wrong_images=wrong_images,
+                 wrong_pred=wrong_pred, device="cpu")
+    exec(code_cell("12_results.ipynb", "score_without_peak = None"), names)  # defines p
+    assert names["p"] == 3
+    answer = lambda a: run("score_with_features_zeroed(", **dict(names, score_without_peak=a))
+    assert answer(None) == NOT_ANSWERED
+    solution = markdown_cell("12_results.ipynb", "score_without_peak = cams[0, p].mean()")
+    code = solution.split("```python\n")[1].split("```")[0]
+    solved = dict(names, p=3)
+    exec(code, solved)
+    right = float(solved["score_without_peak"].detach())
+    for ok in (right, round(right, 2), f"{right:.2f}", solved["score_without_peak"]):
+        assert answer(ok).startswith("✅"), ok
+    row, col = divmod(int(cams[0, 3].argmax()), 7)
+    peak, mean = cams[0, 3, row, col].item(), cams[0, 3].mean().item()
+    assert peak - mean > 1  # the slips below are far apart from the answer and each other
+    assert "bias" in answer(mean - peak / 49)
+    assert "counts once" in answer(mean - peak)
+    assert "as it is" in answer(mean)
+    for wrong in [right + 0.05] + WRONG:
+        assert answer(wrong).startswith("❌"), wrong
 
 
 def test_the_hardest_digit_read_from_the_confusion_matrix():
