@@ -445,7 +445,16 @@ def headline():
             f"test accuracy (best {run['best_test_acc']:.2f}%, epoch {run['best_test_epoch']}); "
             f"trained {seeds['seeds']} times from the command line, with seeds 0 to "
             f"{seeds['seeds'] - 1}, it ends at **{study['mean']:.2f}% on average** (std "
-            f"{study['std']:.2f}, lowest {study['min']:.2f}%).")
+            f"{study['std']:.2f}, lowest {study['min']:.2f}%). On 10,000 test images one run's "
+            f"accuracy has a binomial standard error of {binomial_se(run['last_test_acc']):.2f} "
+            "points (notebook 12).")
+
+
+def binomial_se(accuracy, n=10_000):
+    """The standard error, in points, of an accuracy (%) measured on n independent images:
+    sqrt(p (1 - p) / n), the part of a run's number that is the luck of the test set."""
+    p = accuracy / 100
+    return 100 * (p * (1 - p) / n) ** 0.5
 
 
 def notebook_title(path):
