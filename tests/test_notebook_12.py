@@ -65,9 +65,11 @@ def test_the_gain_in_standard_errors_and_its_verdict():
         assert answer(wrong, None)[0].startswith("❌"), wrong
 
 
-def test_a_score_with_one_patch_blanked_is_checked_against_the_model_itself():
+def test_a_score_with_one_positions_features_zeroed_is_checked_against_the_model_itself():
     """Exercise 3 on a stand-in model built like the final one (features, GAP, a 1x1
-    classifier): the solution's formula passes, and each typical slip gets its own hint."""
+    classifier): the class asked about is neither the first mistake's true class nor its
+    prediction and has the largest bias in size; the solution's formula passes, a slip that
+    forgets the bias fails, and each typical slip gets its own hint."""
     torch.manual_seed(0)
     features = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU())
     classifier = torch.nn.Conv2d(4, 10, 1)
@@ -75,28 +77,31 @@ def test_a_score_with_one_patch_blanked_is_checked_against_the_model_itself():
     wrong_images = torch.randn(2, 1, 7, 7)
     with torch.no_grad():
         features[0].weight.mul_(20)  # a map with a clear peak, far from the bias
-        classifier.bias.fill_(-1.0)
+        classifier.bias.copy_(torch.linspace(-0.5, 0.4, 10))
+        classifier.bias[3] = 1.5   # the largest in size, but class 3 is the prediction: not asked
+        classifier.bias[6] = -1.2  # the largest in size of the others
         maps = features(wrong_images)
         cams = torch.einsum("nkhw,ck->nchw", maps, classifier.weight[:, :, 0, 0]) + classifier.bias[None, :, None, None]
-    wrong_pred = torch.tensor([3, 1])
     names = dict(model=model, cams=cams, classifier=classifier, wrong_images=wrong_images,
-                 wrong_pred=wrong_pred, device="cpu")
-    exec(code_cell("12_results.ipynb", "score_without_peak = None"), names)  # defines p
-    assert names["p"] == 3
+                 wrong_true=torch.tensor([0, 2]), wrong_pred=torch.tensor([3, 1]), device="cpu")
+    exec(code_cell("12_results.ipynb", "score_without_peak = None"), names)  # defines c
+    assert names["c"] == 6
     answer = lambda a: run("score_with_features_zeroed(", **dict(names, score_without_peak=a))
     assert answer(None) == NOT_ANSWERED
-    solution = markdown_cell("12_results.ipynb", "score_without_peak = cams[0, p].mean()")
+    solution = markdown_cell("12_results.ipynb", "score_without_peak = cams[0, c].mean()")
     code = solution.split("```python\n")[1].split("```")[0]
-    solved = dict(names, p=3)
+    solved = dict(names)
     exec(code, solved)
     right = float(solved["score_without_peak"].detach())
     for ok in (right, round(right, 2), f"{right:.2f}", solved["score_without_peak"]):
         assert answer(ok).startswith("✅"), ok
-    row, col = divmod(int(cams[0, 3].argmax()), 7)
-    peak, mean = cams[0, 3, row, col].item(), cams[0, 3].mean().item()
+    row, col = divmod(int(cams[0, 6].argmax()), 7)
+    peak, mean, bias = cams[0, 6, row, col].item(), cams[0, 6].mean().item(), -1.2
     assert peak - mean > 1  # the slips below are far apart from the answer and each other
-    assert "bias" in answer(mean - peak / 49)
-    assert "counts once" in answer(mean - peak)
+    forgot_bias = answer(mean - peak / 49)
+    assert forgot_bias.startswith("❌") and "what the classifier adds" in forgot_bias
+    assert "divided by how many positions" in answer(mean - peak)
+    assert "divided by how many positions" in answer(mean - (peak - bias))
     assert "as it is" in answer(mean)
     for wrong in [right + 0.05] + WRONG:
         assert answer(wrong).startswith("❌"), wrong
