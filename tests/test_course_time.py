@@ -38,3 +38,18 @@ def test_smoke_mode_is_refused(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         course_time.main([])
     assert "unset WORKBOOK_SMOKE" in capsys.readouterr().err
+
+
+def test_a_notebook_re_timed_alone_keeps_the_others_times_of_the_same_machine(tmp_path):
+    """The file's other notebooks keep their times, in their order; a file from another
+    machine is refused rather than mixed."""
+    first, second = (notebook(tmp_path / name, "1 + 1") for name in ("01_a.ipynb", "02_b.ipynb"))
+    out = tmp_path / "time.json"
+    both = course_time.main([str(first), str(second), "--out", str(out)])
+    again = course_time.main([str(first), "--out", str(out)])
+    assert list(again["seconds"]) == ["01_a.ipynb", "02_b.ipynb"]
+    assert again["seconds"]["02_b.ipynb"] == both["seconds"]["02_b.ipynb"]
+    assert again["total_seconds"] == pytest.approx(sum(again["seconds"].values()), abs=0.11)
+    out.write_text(json.dumps(dict(both, device="another CPU")))
+    with pytest.raises(SystemExit, match="timed on another CPU"):
+        course_time.main([str(first), "--out", str(out)])

@@ -3,12 +3,17 @@ bottom, in order, each in a fresh kernel, with WORKBOOK_TRAIN=0 (the committed w
 loaded instead of training) on the full data.
 
     python -m utils.course_time --out assets/course_time.json
+    python -m utils.course_time notebooks/04_batchnorm.ipynb --out assets/course_time.json
+
+Given notebooks and an --out file timed on the same machine, re-times those notebooks and
+keeps the others' times from the file (a notebook changed alone is re-timed alone).
 
 Executes copies in a temporary folder, so the committed notebooks stay as they are, and
 publishes nothing under assets/ but the --out file. A measurement, not a test: run it on an
 otherwise idle machine. The README's "How long" quotes it.
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -55,9 +60,16 @@ def main(argv=None):
             except RuntimeError as error:
                 sys.exit(f"error: {error}\nNothing was written; mend the notebook and run again.")
             print(f"{path.name:<28} {seconds[path.name]:7.1f} s", flush=True)
+    device = device_name(torch.device("cpu"))
+    if args.notebooks and args.out and args.out.exists():
+        earlier = json.loads(args.out.read_text())
+        if earlier["device"] != device:
+            sys.exit(f"error: {args.out} was timed on {earlier['device']}, this is {device}: "
+                     "time every notebook here (no notebooks named), not a mix of two machines.")
+        seconds = {name: seconds.get(name, t) for name, t in earlier["seconds"].items()} | seconds
     total = round(sum(seconds.values()), 1)
     print(f"all {len(seconds)} notebooks: {total / 60:.1f} minutes")
-    result = dict(device=device_name(torch.device("cpu")), torch=torch.__version__,
+    result = dict(device=device, torch=torch.__version__,
                   workbook_train="0", seconds=seconds, total_seconds=total)
     if args.out:
         save_json(result, args.out)
