@@ -228,21 +228,29 @@ def test_11_channel_dropout_before_the_pool_is_the_heads_dropout_after_it():
 
 
 def test_11_the_strongest_features_with_the_committed_models():
+    """Exercise 2: the number of strongest features the final model loses before it loses as much
+    as step 10's model without two, measured on the committed models; a prediction within one
+    passes, and the check prints every step it measured."""
     _, test_loader = data.fast_loaders(batch_size=128)
     prev_model = FinalNet(dropout=0.02, head_dropout=0.0)
     train.load_weights(prev_model, train.committed_weights("10"))
     model = FinalNet()
     train.load_weights(model, train.committed_weights("11"))
-    answer = lambda a, final=model: run("11_head_dropout.ipynb", "exercises.check(strongest_prediction",
-                                        strongest_prediction=a, prev_model=prev_model, model=final,
+    answer = lambda a, final=model: run("11_head_dropout.ipynb", "exercises.check(features_to_match",
+                                        features_to_match=a, prev_model=prev_model, model=final,
                                         test_loader=test_loader)
     assert answer(None) == NOT_ANSWERED
-    out = answer("a")
-    assert out.startswith("✅") and "step 10's model" in out and "the final model" in out, out
-    out = answer("c")
-    assert out.startswith("❌") and "hint" in out, out
+    out = answer(50)
+    measured = int(out.split("without ")[-1])  # the last step printed is the measured number
+    assert 2 < measured < 24, out  # the final model holds on longer than step 10's, and then gives way
+    for ok in (measured, measured - 1, measured + 1, str(measured)):
+        out = answer(ok)
+        assert out.startswith("✅") and "step 10's model loses" in out, (ok, out)
+    for wrong in (measured - 2, measured + 2, 2, "two"):
+        out = answer(wrong)
+        assert out.startswith("❌") and "hint" in out, (wrong, out)
     edited = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))  # no GAP: the experiment cannot run
-    out = answer("a", edited)
+    out = answer(3, edited)
     assert "could not run" in out and "❌" in out, out
 
 
