@@ -496,3 +496,17 @@ def test_accuracy_with_features_dropped_masks_the_classifiers_input_as_a_head_dr
     assert 0 < measured < 100  # some draws change the answer, some do not
     assert measured == train.accuracy_with_features_dropped(model, loader, p=p, draws=draws, seed=7)
     assert not model[1]._forward_pre_hooks  # the mask is removed: the model is as it was
+
+
+def test_quiet_native_stderr_silences_writes_to_fd_2_and_puts_it_back(capfd):
+    """What C++ code writes to file descriptor 2 inside the block is dropped; after it, even
+    after an error in it, stderr works again."""
+    import os
+    from utils import bench
+    with bench.quiet_native_stderr():
+        os.write(2, b"profiler_start\n")
+    with pytest.raises(ValueError):
+        with bench.quiet_native_stderr():
+            raise ValueError("inside")
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"

@@ -13,9 +13,11 @@ included, are reported. Prints images per second for each, the pipeline alone (n
 too, and the ratios to (a) in float32. A benchmark, not a test.
 """
 import argparse
+import contextlib
 import json
 import os
 import platform
+import sys
 import time
 from itertools import islice
 
@@ -65,6 +67,23 @@ def device_name(device):
     name, flags = cpu_model()
     return (f"{name} ({', '.join(flags) if flags else 'no bf16 hardware'}), "
             f"{os.cpu_count()} cores, {torch.get_num_threads()} torch threads")
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Silence what C++ code writes straight to the process's stderr while the block runs:
+    PyTorch's profiler logs each start and stop there, and on a machine without a GPU an
+    "ERROR" line about it, none of which says anything about the measurement. A Python
+    redirect cannot reach such writes, so file descriptor 2 points at /dev/null meanwhile."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def sync(device):
