@@ -309,3 +309,28 @@ def test_step_gains_pair_each_step_with_the_one_before(tmp_path):
                          for _, y in c.get_offsets())
     assert gain_points == pytest.approx(sorted([0.1, 0.0, 0.3, -0.1, 0.1, -0.1]))
     assert (tmp_path / "gains.png").exists()
+
+
+def test_a_study_with_features_measures_each_seeds_own_trained_model(tmp_path, monkeypatch):
+    """`--features` loads each seed's weights.pt into the study's model (its options
+    included: no head Dropout here) and measures it on the seed's held-out images (256 test
+    images here, to keep it quick); two seeds with different weights get their own numbers."""
+    from utils import data
+    (x, y), (xt, yt) = data.splits("test")
+    test = data.TensorLoader(xt[:256], yt[:256], 128)
+    asked = []
+    monkeypatch.setattr(seeds.data, "fast_loaders", lambda protocol, seed, root: asked.append((protocol, seed)) or (None, test))
+    study = {"per_seed": [dict(seed=0), dict(seed=1)]}
+    models = {}
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        models[seed] = build_model("final", head_dropout=0.0).eval()
+        (tmp_path / f"seed_{seed}").mkdir()
+        train.save_weights(models[seed], tmp_path / f"seed_{seed}" / "weights.pt", "final")
+    seeds.measure_features(study, tmp_path, ["--model", "final", "--head-dropout", "0"])
+    assert asked == [("test", 0), ("test", 1)]  # each seed's held-out images (the split, on validation)
+    for row in study["per_seed"]:
+        model = models[row["seed"]]
+        assert row["feature_share"] == train.largest_feature_share(model, test)
+        assert row["dropped_tenth_acc"] == train.accuracy_with_features_dropped(model, test)
+    assert study["per_seed"][0]["feature_share"] != study["per_seed"][1]["feature_share"]
