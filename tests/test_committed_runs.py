@@ -90,3 +90,21 @@ def test_in_colab_without_a_gpu_the_switch_loads_the_committed_run_and_says_how_
     warned = not gpu and workbook_train is None
     assert ("WARNING: no GPU in this Colab runtime, so TRAIN = False" in err) is warned
     assert ("Runtime > Change runtime type" in err and "TRAIN = True in this cell" in err) is warned
+
+
+# The seed-0 run of the command line with each step's options, as its seed study recorded it.
+STUDY_OF_STEP = {**{step: f"steps/{step}.json" for step in STEPS if step <= "10"},
+                 "11": "seeds.json", "13": "tiny_seeds.json"}
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_a_notebooks_run_equals_the_command_lines_run_with_the_same_seed(step):
+    """What the glossary promises: the same seed on the same machine gives the same run. Each
+    notebook trains with seed 0, and its seed study ran `python -m utils.train` with the same
+    options for seeds 0, 1, ...: their test accuracies agree epoch for epoch. A notebook cell
+    that draws random numbers between the seeding and the training (a train-mode summary, a
+    batch shown from the training loader) breaks this, and so does a recipe that drifts."""
+    study = json.loads((ASSETS / STUDY_OF_STEP[step]).read_text())
+    seed0 = next(run for run in study["per_seed"] if run["seed"] == 0)
+    assert seed0["params"] == json.loads((ASSETS / "metrics" / f"{step}.json").read_text())["params"]
+    assert [h["test_acc"] for h in committed_history(step)] == seed0["test_acc"]

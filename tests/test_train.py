@@ -510,3 +510,17 @@ def test_quiet_native_stderr_silences_writes_to_fd_2_and_puts_it_back(capfd):
             raise ValueError("inside")
     os.write(2, b"after\n")
     assert capfd.readouterr().err == "after\n"
+
+
+def test_show_summary_changes_neither_the_random_state_nor_the_model(capsys):
+    """torchsummary feeds the model random images: shown through show_summary, the run that
+    follows draws the same Dropout masks, and BatchNorm's running statistics are untouched."""
+    torch.manual_seed(0)
+    model = build_model("final").train()
+    state = torch.get_rng_state()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    train.show_summary(model)
+    assert "Total params: 17,154" in capsys.readouterr().out
+    assert torch.equal(torch.get_rng_state(), state)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert model.training  # left in the mode it came in

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torchsummary import summary
 from tqdm.auto import tqdm
 
 from utils import data
@@ -30,6 +31,20 @@ def seed_everything(seed):
     """Seed Python and torch (CPU and CUDA): on the CPU the same seed gives the same run."""
     random.seed(seed)
     torch.manual_seed(seed)
+
+
+def show_summary(model, input_size=(1, 28, 28)):
+    """torchsummary's table of layers, output shapes and parameters, drawn so that it changes
+    nothing. torchsummary pushes two random images through the model: in train mode they would
+    update BatchNorm's running statistics, and their random numbers would shift every Dropout
+    mask the training draws after them. So it runs in eval mode, with the random state put back
+    after it, and a notebook's run stays equal to `python -m utils.train` with the same seed."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        summary(model.eval(), input_size, device=device.type)
+    model.train(was_training)
 
 
 def hosted_notebook():
