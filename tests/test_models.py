@@ -127,6 +127,30 @@ def test_scaled_final_net_is_final_net_at_its_widths_and_tiny_by_default():
     assert all(course_checks(tiny).values()), course_checks(tiny)
 
 
+def test_scaled_final_net_undoes_step_07s_edits_one_at_a_time():
+    """Notebook 07's ablation: each option changes only what it names."""
+    def last_map_size(model):
+        sizes = []
+        gap = next(m for m in model.modules() if isinstance(m, nn.AdaptiveAvgPool2d))
+        gap.register_forward_hook(lambda module, inputs, output: sizes.append(inputs[0].shape[-1]))
+        model.eval()(torch.zeros(1, 1, 28, 28))
+        return sizes[0]
+
+    step_07 = dict(widths=(8, 16, 12, 24), dropout=0.05, head_dropout=0)
+    torch.manual_seed(0)
+    full = ScaledFinalNet(**step_07)
+    torch.manual_seed(0)
+    unpadded = ScaledFinalNet(**step_07, last_padding=0)
+    assert last_map_size(full) == 7 and last_map_size(unpadded) == 5  # 49 positions, then 25
+    # the same weights, drawn from the same seed: only the padding differs
+    assert all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), unpadded.state_dict().values()))
+    two_convs = ScaledFinalNet(**step_07, pre_pool_convs=2)
+    assert count_parameters(full) - count_parameters(two_convs) == 9 * 16 * 16 + 2 * 16
+    assert last_map_size(two_convs) == 8  # pooled from 24, not 22
+    with pytest.raises(ValueError, match="pre_pool_convs is 2 or 3"):
+        ScaledFinalNet(pre_pool_convs=1)
+
+
 def test_separable_net_is_under_4k_with_bn_dropout_gap_and_depthwise_convs():
     model = build_model("separable")
     assert count_parameters(model) == 3_800

@@ -176,18 +176,25 @@ class FinalNet(nn.Sequential):
 class ScaledFinalNet(nn.Sequential):
     """FinalNet's architecture with its widths as arguments, for the bonus notebook: how
     few parameters can reach 99.4%? widths = (first conv, first block, after the 1x1
-    transition, second block); (8, 16, 12, 24) is FinalNet itself, head Dropout included."""
+    transition, second block); (8, 16, 12, 24) is FinalNet itself, head Dropout included.
+    Two more arguments undo two of step 07's edits, for its ablation (notebook 07):
+    `pre_pool_convs=2` drops the third conv before the pool (the pool then halves 24 to 12),
+    and `last_padding=0` leaves the last block unpadded (GAP then averages 5x5 positions)."""
 
-    def __init__(self, widths=(4, 8, 6, 10), dropout=0.02, head_dropout=0.1):
+    def __init__(self, widths=(4, 8, 6, 10), dropout=0.02, head_dropout=0.1, pre_pool_convs=3,
+                 last_padding=1):
+        if pre_pool_convs not in (2, 3) or last_padding not in (0, 1):
+            raise ValueError(f"pre_pool_convs is 2 or 3 and last_padding 0 or 1, not "
+                             f"{pre_pool_convs} and {last_padding}")
         a, b, t, c = widths
         super().__init__(
             conv_block(1, a, dropout=dropout),               # 26, RF 3
             conv_block(a, b, dropout=dropout),               # 24, RF 5
-            conv_block(b, b, dropout=dropout),               # 22, RF 7
+            *([conv_block(b, b, dropout=dropout)] if pre_pool_convs == 3 else []),  # 22, RF 7
             transition_block(b, t),                          # 11, RF 8
             conv_block(t, c, dropout=dropout),               # 9,  RF 12
             conv_block(c, c, dropout=dropout),               # 7,  RF 16
-            conv_block(c, c, padding=1, dropout=dropout),    # 7,  RF 20
+            conv_block(c, c, padding=last_padding, dropout=dropout),  # 7, RF 20
             nn.AdaptiveAvgPool2d(1),
             *([nn.Dropout(head_dropout)] if head_dropout else []),
             nn.Conv2d(c, 10, 1),

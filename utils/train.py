@@ -631,6 +631,12 @@ def parse_args(argv=None):
                    help="the four widths of --model tiny (see ScaledFinalNet)")
     p.add_argument("--width", type=positive_int, default=None,
                    help="the width of --model separable (see SeparableNet)")
+    p.add_argument("--pre-pool-convs", type=int, choices=[2, 3], default=None,
+                   help="--model tiny: 3x3 convs before the pool (3, as FinalNet; 2 undoes one "
+                        "of step 07's edits, for its ablation)")
+    p.add_argument("--last-padding", type=int, choices=[0, 1], default=None,
+                   help="--model tiny: the last 3x3 block's padding (1, as FinalNet; 0 undoes one "
+                        "of step 07's edits, for its ablation)")
     p.add_argument("--label-smoothing", type=fraction, default=0.0)
     p.add_argument("--clip", type=non_negative, default=None, help="max gradient norm")
     p.add_argument("--degrees", type=non_negative, default=10.0, help="rotation, +-degrees")
@@ -665,11 +671,13 @@ def recorded_args(args):
 
 
 def model_options(args):
-    """--dropout, --widths and --width for the models that take them; a clear error for the
-    others."""
+    """--dropout, --widths, --width and the ablation's options for the models that take them;
+    a clear error for the others."""
     options = {k: v for k, v in (("dropout", args.dropout), ("head_dropout", args.head_dropout),
                                  ("pool_dropout", args.pool_dropout),
-                                 ("widths", args.widths), ("width", args.width)) if v is not None}
+                                 ("widths", args.widths), ("width", args.width),
+                                 ("pre_pool_convs", args.pre_pool_convs),
+                                 ("last_padding", args.last_padding)) if v is not None}
     accepted = inspect.signature(MODELS[args.model]).parameters
     refused = [k for k in options if k not in accepted]
     if refused:
