@@ -103,3 +103,14 @@ def test_the_choices_right_answers_are_not_mostly_one_letter():
     letters = collections.Counter(a for entries in KEY.values() for a in entries.values()
                                   if len(a) == 1)
     assert letters and max(letters.values()) <= sum(letters.values()) / 2, letters
+
+
+@pytest.mark.parametrize("notebook, index, all_cells, calls", EXERCISES, ids=IDS)
+def test_a_check_cells_code_is_folded_so_that_its_hints_wait_for_the_try(notebook, index, all_cells, calls):
+    """The check cell computes the expected answer and holds the hints: folded in Jupyter
+    (source_hidden), in Colab (a form with a title) and in the book (hide-input), it still runs
+    and prints as before, and its code is one click away for whoever wants to read it."""
+    cell = all_cells[index]
+    assert cell["metadata"].get("jupyter", {}).get("source_hidden") is True
+    assert cell["metadata"].get("cellView") == "form" and cell["text"].startswith("#@title ")
+    assert "hide-input" in cell["metadata"].get("tags", [])
