@@ -107,19 +107,19 @@ def test_a_score_with_one_positions_features_zeroed_is_checked_against_the_model
         assert answer(wrong).startswith("❌"), wrong
 
 
-def test_the_hardest_digit_read_from_the_confusion_matrix():
+def test_the_digit_confused_with_the_most_others_read_from_the_confusion_matrix():
     cm = torch.diag(torch.full((10,), 900))
-    cm[5, 3] = 5                   # the darkest cell: the most common single confusion, in row 5
-    cm[6, [0, 1, 2, 4, 8]] = 2     # row 6: many pale cells, the most mistakes in all (10)
+    cm[5, 3] = 9                   # the darkest cell: the most common single confusion, in row 5
+    cm[9, [4, 7]] = 6              # row 9: the most mistakes in all (12), two kinds
+    cm[6, [0, 1, 2, 4, 8]] = 1     # row 6: five pale cells, the most kinds of mistake
     answer = lambda a: run("exercises.check(hardest_digit", cm=cm, hardest_digit=a)
     assert answer(None) == NOT_ANSWERED
     for ok in (6, "6", 6.0):
         assert answer(ok).startswith("✅"), ok
     assert "darkest" in answer(5)
-    cm[[0, 1, 2, 3, 4, 7, 8], 9] = 1  # column 9: the digit most often predicted wrongly (7 times)
-    assert "column" in answer(9)
+    assert "many mistakes in all" in answer(9)
     for wrong in [3, 0] + WRONG:
         assert answer(wrong).startswith("❌"), wrong
-    cm[7, [0, 1, 2]] = 3           # row 7 now ties with row 6, at 10 mistakes: either is right
+    cm[7, [0, 1, 2, 3, 4]] = 1     # row 7 now ties with row 6, at five kinds: either is right
     for ok in (7, "7", 6, "6"):
         assert answer(ok).startswith("✅"), ok
