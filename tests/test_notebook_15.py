@@ -65,16 +65,17 @@ def test_the_standard_error_check():
         assert run(answer).startswith("❌"), answer
 
 
-def test_the_number_of_seeds_check():
-    run = lambda answer: run_check("seeds_needed", answer, spread=SPREAD, lead=0.03, bar=2.5)
-    exact = (2.5 * SPREAD / 0.03) ** 2
+def test_the_smallest_lead_check():
+    run = lambda answer: run_check("smallest_lead", answer, spread=SPREAD, seeds=10, bar=2.5)
+    right = 2.5 * SPREAD / math.sqrt(10)
     assert run(None) == NOT_ANSWERED
-    for answer in (exact, math.ceil(exact), str(math.ceil(exact))):
+    for answer in (right, round(right, 3), f"{right:.3f}", f"2.5 * {SPREAD} / 10 ** 0.5"):
         assert run(answer).startswith("✅"), answer
-    assert "square of that ratio" in run(2.5 * SPREAD / 0.03)
-    assert "not one" in run((SPREAD / 0.03) ** 2)
-    assert "round up" in run(math.floor(exact))
-    for answer in [10, *WRONG]:
+    assert "one standard error" in run(SPREAD / math.sqrt(10))
+    assert "square root" in run(2.5 * SPREAD / 10)
+    assert "spreads less" in run(2.5 * SPREAD)
+    assert "not 2" in run(2 * SPREAD / math.sqrt(10))
+    for answer in [right + 0.002, *WRONG]:
         assert run(answer).startswith("❌"), answer
 
 
@@ -108,9 +109,9 @@ def test_the_95_percent_range_check():
         assert run(answer).startswith("❌"), answer
 
 
-@pytest.mark.parametrize("name", ["standard_error", "seeds_needed", "choice", "half_width"])
+@pytest.mark.parametrize("name", ["standard_error", "smallest_lead", "choice", "half_width"])
 def test_a_check_run_before_its_exercise_does_not_raise(name):
     """Run before its exercise cell: a NameError there is the kernel's, not the check's; with
     its data present and no answer yet, it says so."""
-    names = dict(differences=[0.01, -0.03, 0.07], spread=SPREAD, lead=0.03, bar=2.5, five=FIVE)
+    names = dict(differences=[0.01, -0.03, 0.07], spread=SPREAD, seeds=10, bar=2.5, five=FIVE)
     assert run_check(name, None, **names) == NOT_ANSWERED
