@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from utils.answers import KEY
-from utils.exercises import as_number, check, check_brief, check_key
+from utils.exercises import UNANSWERED, as_choice, as_number, call, check, check_brief, check_key
 from utils.models import build_model
 
 
@@ -97,6 +97,28 @@ def test_an_answer_that_is_an_error_says_what_stopped_the_learners_code(capsys):
         printed = capsys.readouterr().out
         assert "your code stopped with RuntimeError: mat1 and mat2 shapes" in printed
         assert "is not a number" not in printed and "look at the shapes" in printed
+
+
+def test_a_function_that_returns_nothing_is_named_not_read_as_no_answer(capsys):
+    def forgot_return(x):
+        x * 2
+
+    assert not check(call(forgot_return, 3), 6, hint="the idea")
+    out = capsys.readouterr().out
+    assert "forgot_return returned None" in out and "return" in out and "hint" in out
+    assert check(call(lambda x: x * 2, 3), 6)
+    assert isinstance(call(lambda x: 1 / x, 0), ZeroDivisionError)
+
+
+def test_a_choice_outside_the_options_is_refused_before_the_expected_answer_is_read(capsys):
+    assert as_choice(" (C) ", "abcd") == "c" and as_choice("e", "abcd") is None
+    assert as_choice(3, "abcd") is None and as_choice(None, "abcd") is None
+    assert not check("z", None, choices="abcd", hint="the idea")
+    out = capsys.readouterr().out
+    assert "answer with one of a, b, c, d" in out and "hint" not in out
+    assert not check(None, None, choices="abcd")
+    assert UNANSWERED in capsys.readouterr().out
+    assert check("B", "b", choices="abcd")
 
 
 def test_the_final_model_meets_the_brief(capsys):

@@ -90,6 +90,11 @@ def test_the_warp_is_right_only_before_normalizing():
     out = answer(broken)
     assert out.startswith("❌") and "background" in out, out
     assert answer(fixed).startswith("✅")
+    def forgot_return(images, generator):
+        broken(images, generator)
+
+    out = answer(forgot_return)
+    assert out.startswith("❌") and "returned None" in out and "hint" in out, out
     out = answer(lambda images, generator: images[:, :, :5])  # a wrong shape
     assert out.startswith("❌") and "shape" in out
     for junk in (3, "abc", lambda images: images):  # not a function of (images, generator): it raises

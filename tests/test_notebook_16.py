@@ -70,17 +70,21 @@ def test_exercise_1_counts_the_learners_own_stage():
             assert run(odd).startswith("❌")
 
 
-def test_exercise_2_leaves_out_the_doubtful_images_and_their_errors():
-    doubtful = [dict(index=i) for i in (3, 5, 7)]
-    wrong, y_test = [1, 3, 5, 9], torch.zeros(1000)
-    run = lambda answer: check_output("left_out = {e[", doubtful=doubtful, wrong=wrong, y_test=y_test,
-                                      error_rate_without_doubtful=answer)
-    right = 100 * 2 / 997
+def test_exercise_2_relabels_only_where_most_people_chose_the_other_digit():
+    votes = lambda guessed: dict(given=5 - guessed, guessed=guessed, neither=0)
+    doubtful = [dict(index=0, guessed=9, votes=votes(4)),   # the model says 9: an error mended
+                dict(index=1, guessed=7, votes=votes(3)),   # the model says the old label: a new error
+                dict(index=2, guessed=6, votes=votes(2))]   # too few votes: the label stays
+    y_test = torch.tensor([4, 1, 5] + [0] * 997)
+    predicted = torch.tensor([9, 1, 6] + [0] * 996 + [3])  # wrong on 0, 2 and the last image as labelled
+    run = lambda answer: check_output("mended = y_test.clone()", doubtful=doubtful, predicted=predicted,
+                                      y_test=y_test, accuracy_relabelled=answer)
+    right = 100 * 997 / 1000  # index 0 mended, index 1 now wrong, index 2 and the last still wrong
     assert run(None) == NOT_ANSWERED
-    assert run(round(right, 3)).startswith("✅") and run(f"{right:.3f}%").startswith("✅")
-    assert run(100 * 2 / 1000).startswith("❌")  # only the errors left out
-    assert run(100 * 4 / 1000).startswith("❌")  # nothing left out
-    assert run(100 - right).startswith("❌")     # the accuracy, not the error rate
+    assert run(right).startswith("✅") and run(f"{right:.2f}%").startswith("✅")
+    assert run(99.8).startswith("❌")  # one error mended, the new error missed
+    assert run(99.9).startswith("❌")  # one image gained for each relabelled one
+    assert "hint" in run(99.8)
     for odd in ODD:
         assert run(odd).startswith("❌")
 

@@ -110,9 +110,12 @@ def test_09_the_settled_weights_prediction_is_checked_against_the_measurement():
     for ok in ("c", " C", "(c)"):
         out = settled_weights_check(ok, jitter)
         assert out.startswith("✅") and "0.0160 as committed" in out and "at 0.05: 0.0200" in out, out
-    for wrong in ["a", "b", "d"] + WRONG:
+    for wrong in ["a", "b", "d"]:
         out = settled_weights_check(wrong, jitter)
         assert out.startswith("❌") and "hint" in out, (wrong, out)
+    for nonsense in WRONG + ["e", "ab"]:  # refused before the experiment runs: no training, no hint
+        out = settled_weights_check(nonsense, {})  # a training would look up a loss and fail
+        assert out.startswith("❌") and "answer with one of a, b, c, d" in out, (nonsense, out)
     for loss_at, right in [({None: 0.016, 0.05: 0.02, 0.0005: 0.02}, "a"),
                            ({None: 0.016, 0.05: 0.0161, 0.0005: 0.0159}, "b"),
                            ({None: 0.016, 0.05: 0.016, 0.0005: 0.02}, "d")]:  # the letter is the measurement's
@@ -149,7 +152,7 @@ def test_09_the_peak_step_of_settings_the_notebook_did_not_use():
             assert answer(ok).startswith("✅"), (ok, batches.n)
         assert "this step's settings" in answer(replay(15, len(batches)).index(0.05))
         assert "counts images" in answer(0.25 * 20 * len(batches.labels))
-        for wrong in [peak - 3, peak + 3, 0.2 * 20 * len(batches) - 1, 0.25 * 15 * len(batches) - 1] + WRONG:
+        for wrong in [peak - 1, peak + 2, 0.2 * 20 * len(batches) - 1, 0.25 * 15 * len(batches) - 1] + WRONG:
             out = answer(wrong)
             assert out.startswith("❌") and "hint" in out, (wrong, out)
 

@@ -1,6 +1,7 @@
 """The self-checks of the exercises: one helper for every notebook.
 
     check(answer, expected, hint)       a number, a word or a tensor against the expected one
+    call(function, *args)               the learner's function run for a check, whatever it does
     check_key(answer, notebook=, number=) a letter or a word against the answer key (utils/answers.py)
     check_brief(model)                  the brief's requirements, one line each
 
@@ -63,6 +64,31 @@ def as_number(answer):
         raise ValueError(f"{answer!r} is not a number or arithmetic on numbers") from None
 
 
+class ReturnedNothing:
+    """What `call` gives back when the learner's function returned None: most often a
+    forgotten `return`, which `check` names rather than reading it as no answer yet."""
+
+    def __init__(self, function):
+        self.name = getattr(function, "__name__", "your function")
+
+
+def call(function, *args, **kwargs):
+    """Run the learner's function for a check: its result, the exception that stopped it,
+    or ReturnedNothing where it returned None. `check` says which, and never raises."""
+    try:
+        result = function(*args, **kwargs)
+    except Exception as error:
+        return error
+    return ReturnedNothing(function) if result is None else result
+
+
+def as_choice(answer, options):
+    """The letter of a multiple choice ("b", " B", "(b)", "b."), or None where `answer` is
+    none of `options`: an experiment behind the check runs only for a real choice."""
+    given = str(answer).strip().strip("().").strip().lower() if isinstance(answer, str) else None
+    return given if given in list(options) else None  # a list: "ab" is not a choice of "abcd"
+
+
 _wrong_tries = collections.Counter()  # per exercise (its hints): how many wrong answers so far
 
 
@@ -92,7 +118,7 @@ def _record(expected, hint):
         f.write(json.dumps(dict(expected=expected, hint=first or "")) + "\n")
 
 
-def check(answer, expected, hint="", tolerance=0.0):
+def check(answer, expected, hint="", tolerance=0.0, choices=None):
     """Compare the learner's `answer` with `expected` and say so.
 
     - numbers (or text that is one): right within `tolerance`; give the tolerance a fair
@@ -100,8 +126,10 @@ def check(answer, expected, hint="", tolerance=0.0):
     - tensors: same shape and `torch.allclose` (tolerance as its atol, 1e-5 by default),
       with the largest difference printed, as Karpathy's `cmp` does;
     - words (a multiple-choice letter, a name): the same, ignoring case and spaces;
-    - an exception (the learner's function raised it, caught by the check cell): not yet, and
-      what stopped it.
+    - an exception (the learner's function raised it, caught by the check cell or `call`): not
+      yet, and what stopped it; ReturnedNothing (from `call`): not yet, and why;
+    - with `choices` (e.g. "abcd"): an answer that is none of them is said to be so, before
+      `expected` is looked at (it may be None: an experiment behind it runs for a choice only).
     `hint` is one hint, or a tuple of hints from the idea to a closer step (never the
     numbers filled in): one more after each wrong answer.
     """
@@ -109,9 +137,15 @@ def check(answer, expected, hint="", tolerance=0.0):
         _record(expected, hint)
         if answer is None or answer is ...:
             return _say(False, UNANSWERED, "")  # no hint before the first try
+        if isinstance(answer, ReturnedNothing):
+            return _say(False, f"not yet: {answer.name} returned None. Does it end with `return ...`?",
+                        hint)
         if isinstance(answer, BaseException):  # the learner's code stopped: say how, not "not a number"
             return _say(False, f"not yet: your code stopped with {type(answer).__name__}: {answer}",
                         hint)
+        if choices and as_choice(answer, choices) is None:
+            return _say(False, f"not yet: you answered {answer!r}; answer with one of "
+                               f"{', '.join(choices)}.", "")
         if isinstance(expected, torch.Tensor) and expected.numel() > 1:
             return _check_tensor(answer, expected, hint, tolerance or 1e-5)
         if isinstance(expected, str):
