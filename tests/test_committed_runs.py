@@ -94,7 +94,7 @@ def test_in_colab_without_a_gpu_the_switch_loads_the_committed_run_and_says_how_
 
 # The seed-0 run of the command line with each step's options, as its seed study recorded it.
 STUDY_OF_STEP = {**{step: f"steps/{step}.json" for step in STEPS if step <= "10"},
-                 "11": "seeds.json", "13": "tiny_seeds.json"}
+                 "11": "seeds.json", "13": "decisions/s13_decided_seed0.json"}
 
 
 @pytest.mark.parametrize("step", list(STEPS))

@@ -206,12 +206,11 @@ class SeparableNet(nn.Sequential):
     """The bonus notebook's model: 3,800 parameters at width 22, 17,030 at width 64 (a
     candidate of notebook 15's search for a 99.6% mean). Two full 3x3 convs at 28x28, where
     few channels suffice to find strokes, then max-pooling and four separable blocks of
-    `width` channels at 12x12 and below, where the digit's parts are combined, and GAP. Like
-    FinalNet it has an nn.Dropout(0.1) on the pooled features, to regularize what the
-    classifier reads; over ten paired validation seeds it cost 0.058 points (SE 0.026),
-    within the rule's 2.5 SE, and on the test set it took the five-seed mean under 99.4%
-    (notebook 13). `pool_dropout` puts an nn.Dropout after the max-pool instead, notebook 13's
-    candidate `pool_dropout` (with head_dropout=0), which the rule did not adopt."""
+    `width` channels at 12x12 and below, where the digit's parts are combined, and GAP. By
+    default it has FinalNet's nn.Dropout(0.1) on the pooled features, as the width families
+    of notebook 13 were trained; notebook 13's rule drops it for the bonus model (build it
+    with head_dropout=0), whose cost it could not show to be small. `pool_dropout` puts an
+    nn.Dropout after the max-pool instead, a candidate that notebook 13 did not adopt."""
 
     def __init__(self, width=22, dropout=0.01, head_dropout=0.1, pool_dropout=0.0):
         super().__init__(

@@ -512,7 +512,7 @@ STUDIES = {
     "seeds.json": "float32, 2 CPU cores",
     "seeds_bf16.json": "bf16, 2 CPU cores",
     "seeds_cuda.json": "H100, batch 512; previous final model, no head Dropout",
-    "tiny_seeds.json": "notebook 13's 3,800-parameter model",
+    "tiny_seeds_v1.json": "notebook 13's 3,800-parameter model (no head Dropout)",
 }
 
 
