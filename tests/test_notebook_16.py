@@ -83,7 +83,10 @@ def test_exercise_2_relabels_only_where_most_people_chose_the_other_digit():
     assert run(None) == NOT_ANSWERED
     assert run(right).startswith("✅") and run(f"{right:.2f}%").startswith("✅")
     assert run(99.8).startswith("❌")  # one error mended, the new error missed
-    assert run(99.9).startswith("❌")  # one image gained for each relabelled one
+    out = run(99.9)  # one image gained for each relabelled one: a hint of its own
+    assert out.startswith("❌") and "every relabelled image" in out, out
+    out = run(right / 100)  # a fraction, not %
+    assert out.startswith("❌") and "fraction" in out, out
     assert "hint" in run(99.8)
     for odd in ODD:
         assert run(odd).startswith("❌")

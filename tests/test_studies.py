@@ -60,6 +60,11 @@ def test_pareto_table_and_figure_name_each_model_and_its_width(tmp_path):
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert sum("mean ± std" in label for label in labels) == 2
     assert (tmp_path / "p.png").exists() and fig.axes[0].get_title()
+    starred = pareto_figure([default, scaled], highlight=("the bonus model", separable))
+    labels = starred.axes[0].get_legend_handles_labels()[1]
+    assert "the bonus model: mean over seeds" in labels
+    star = next(c for c in starred.axes[0].collections if c.get_label() == "the bonus model: mean over seeds")
+    assert star.get_offsets().tolist() == [[2000, separable["final"]["mean"]]]
 
 
 def test_speed_table_orders_runs_and_says_never():

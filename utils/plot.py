@@ -436,9 +436,11 @@ def seeds_figure(study, targets=(99.4, 99.6), save=None):
     return _finish(fig, save)
 
 
-def pareto_figure(studies, target=99.4, save=None):
+def pareto_figure(studies, target=99.4, save=None, highlight=None):
     """Final-epoch test accuracy against parameters, one line per architecture: every seed
-    as a dot, the mean as a line with its standard deviation as error bars."""
+    as a dot, the mean as a line with its standard deviation as error bars. `highlight`,
+    (label, study), marks the mean of one more study as a star: a model trained otherwise
+    than its family (notebook 13's bonus model, without the families' head Dropout)."""
     families = [("C0", "FinalNet's architecture, final recipe",
                  [s for s in studies if s["model"] != "separable"]),
                 ("C1", "SeparableNet, its own recipe",
@@ -454,6 +456,10 @@ def pareto_figure(studies, target=99.4, save=None):
             ax.errorbar(params, [s["final"]["mean"] for s in members],
                         yerr=[s["final"]["std"] for s in members], color=color, marker="o",
                         capsize=3, label=f"{family}: mean ± std over seeds")
+    if highlight:
+        label, study = highlight
+        ax.scatter([study["per_seed"][0]["params"]], [study["final"]["mean"]], marker="*", s=180,
+                   color="C3", zorder=3, label=f"{label}: mean over seeds")
     params = [s["per_seed"][0]["params"] for s in studies]
     ax.axhline(target, color="black", linestyle=":", label=f"{target}%")
     ax.axvline(4000, color="gray", linestyle="--", label="4,000 parameters")
