@@ -150,6 +150,8 @@ def test_09_the_peak_step_of_settings_the_notebook_did_not_use():
         assert answer(None) == NOT_ANSWERED
         for ok in (peak, peak + 1, f"0.25 * 20 * {len(batches)} - 1", f"{peak:,}"):  # from 0, or from 1
             assert answer(ok).startswith("✅"), (ok, batches.n)
+        assert f"counting from 0, as the replay does, the peak is step {peak:,}" in answer(peak + 1)
+        assert "counted from 1" not in answer(peak)
         assert "this step's settings" in answer(replay(15, len(batches)).index(0.05))
         assert "counts images" in answer(0.25 * 20 * len(batches.labels))
         for wrong in [peak - 1, peak + 2, 0.2 * 20 * len(batches) - 1, 0.25 * 15 * len(batches) - 1] + WRONG:

@@ -139,7 +139,7 @@ def check(answer, expected, hint="", tolerance=0.0, choices=None):
             return _say(False, UNANSWERED, "")  # no hint before the first try
         if isinstance(answer, ReturnedNothing):
             return _say(False, f"not yet: {answer.name} returned None. Does it end with `return ...`?",
-                        hint)
+                        "")  # the message is the hint: the topic's hint would point elsewhere
         if isinstance(answer, BaseException):  # the learner's code stopped: say how, not "not a number"
             return _say(False, f"not yet: your code stopped with {type(answer).__name__}: {answer}",
                         hint)
