@@ -78,16 +78,16 @@ def test_exercise_2_relabels_only_where_most_people_chose_the_other_digit():
     y_test = torch.tensor([4, 1, 5] + [0] * 997)
     predicted = torch.tensor([9, 1, 6] + [0] * 996 + [3])  # wrong on 0, 2 and the last image as labelled
     run = lambda answer: check_output("mended = y_test.clone()", doubtful=doubtful, predicted=predicted,
-                                      y_test=y_test, accuracy_relabelled=answer)
-    right = 100 * 997 / 1000  # index 0 mended, index 1 now wrong, index 2 and the last still wrong
+                                      y_test=y_test, right_after_relabelling=answer)
+    right = 997  # index 0 mended, index 1 now wrong, index 2 and the last still wrong
     assert run(None) == NOT_ANSWERED
-    assert run(right).startswith("✅") and run(f"{right:.2f}%").startswith("✅")
-    assert run(99.8).startswith("❌")  # one error mended, the new error missed
-    out = run(99.9)  # one image gained for each relabelled one: a hint of its own
+    assert run(right).startswith("✅") and run("997").startswith("✅")
+    assert run(998).startswith("❌")  # one error mended, the new error missed
+    out = run(999)  # one right answer gained for each relabelled image: a hint of its own
     assert out.startswith("❌") and "every relabelled image" in out, out
-    out = run(right / 100)  # a fraction, not %
-    assert out.startswith("❌") and "fraction" in out, out
-    assert "hint" in run(99.8)
+    out = run(99.7)  # the accuracy in %, not the count
+    assert out.startswith("❌") and "how many images" in out, out
+    assert "hint" in run(998)
     for odd in ODD:
         assert run(odd).startswith("❌")
 
