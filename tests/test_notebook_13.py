@@ -68,6 +68,7 @@ def test_the_broken_depthwise_conv_by_hand():
     for wrong in [first_filter, flat, lambda x, conv: x, None, "abc"]:
         assert answer(wrong).startswith("❌"), wrong
     assert "your code stopped with" in answer(flat)
+    assert "returned None" in answer(lambda x, conv: None)  # a forgotten return, named as such
 
 
 def test_the_widest_model_under_the_budget():

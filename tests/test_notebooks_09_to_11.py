@@ -140,6 +140,7 @@ def test_09_the_schedule_stepped_once_per_epoch_is_caught_and_the_fix_passes():
     for junk in (3, "abc", lambda: None):
         out = answer(junk)
         assert out.startswith("❌") and "your code stopped with" in out, (junk, out)
+    assert "returned None" in answer(lambda epochs, steps: None)  # a forgotten return, named as such
     assert printed(code_cell("09_schedule.ipynb", "def rates_seen"), dict(torch=torch)) == ""  # quiet
 
 
