@@ -82,10 +82,15 @@ def call(function, *args, **kwargs):
     return ReturnedNothing(function) if result is None else result
 
 
+def _as_word(text):
+    """ "b", " B", "(b)" and "b." are the same choice."""
+    return str(text).strip().strip("().").strip().lower()
+
+
 def as_choice(answer, options):
     """The letter of a multiple choice ("b", " B", "(b)", "b."), or None where `answer` is
     none of `options`: an experiment behind the check runs only for a real choice."""
-    given = str(answer).strip().strip("().").strip().lower() if isinstance(answer, str) else None
+    given = _as_word(answer) if isinstance(answer, str) else None
     return given if given in list(options) else None  # a list: "ab" is not a choice of "abcd"
 
 
@@ -149,8 +154,7 @@ def check(answer, expected, hint="", tolerance=0.0, choices=None):
         if isinstance(expected, torch.Tensor) and expected.numel() > 1:
             return _check_tensor(answer, expected, hint, tolerance or 1e-5)
         if isinstance(expected, str):
-            # "b", " B", "(b)" and "b." are the same choice
-            given, wanted = (str(text).strip().strip("().").strip().lower() for text in (answer, expected))
+            given, wanted = _as_word(answer), _as_word(expected)
             return _say(given == wanted, f"{'right' if given == wanted else 'not yet'}: "
                                          f"you answered {answer!r}.", hint)
         try:

@@ -81,6 +81,19 @@ def load_asset(name):
     return json.loads((ASSETS / name).read_text())
 
 
+# Options a study's saved command leaves out because they were the model's default when it
+# ran, and must be typed now to train the same model.
+UNSAID_OPTIONS = {"tiny_seeds_v1.json": "--head-dropout 0"}
+
+
+def load_study(name):
+    """A seed study under assets/, its command with any options it left unsaid."""
+    study = load_asset(name)
+    if name in UNSAID_OPTIONS:
+        study["command"] = f"{study['command']} {UNSAID_OPTIONS[name]}"
+    return study
+
+
 def load_steps(folder=None):
     """Every saved step, in notebook order (the file names start with the step number)."""
     return list(load_jsons(folder or ASSETS / "metrics").values())
@@ -514,9 +527,6 @@ STUDIES = {
     "seeds_cuda.json": "H100, batch 512; previous final model, no head Dropout",
     "tiny_seeds_v1.json": "notebook 13's 3,800-parameter model",
 }
-# Options a study's saved command leaves out because they were the model's default when it
-# ran, and must be typed now to train the same model.
-UNSAID_OPTIONS = {"tiny_seeds_v1.json": "--head-dropout 0"}
 
 
 def studies_summary():
@@ -525,9 +535,7 @@ def studies_summary():
              "| lowest | lowest of any seed's last 3 epochs |", "|---|---|---:|---:|---:|---:|"]
     for name, how in STUDIES.items():
         if (ASSETS / name).exists():
-            study = load_asset(name)
-            if name in UNSAID_OPTIONS:
-                study = dict(study, command=f"{study['command']} {UNSAID_OPTIONS[name]}")
+            study = load_study(name)
             f = study["final"]
             lines.append(f"| {how} | `{command_options(study) or '(defaults)'}` | {study['seeds']} "
                          f"| {f['mean']:.3f}% ± {f['std']:.3f} | {f['min']:.2f}% "
