@@ -29,7 +29,7 @@ def finals(study):
 def differences():
     """The exercise's data, as its answer cell computes them from the committed studies."""
     names = dict(finals=finals, search={"batch64": report.load_asset("validation_final/batch64.json")},
-                 candidate=report.load_asset("validation_v2/batch64.json"))
+                 candidate=report.load_asset("validation_head_dropout/batch64.json"))
     exec(cell_with("standard_error = None"), names)
     assert names["standard_error"] is None
     return names["differences"]
@@ -83,7 +83,7 @@ def test_the_within_the_noise_check():
     run = lambda answer: run_check("choice", answer)
     assert run(None) == NOT_ANSWERED
     assert KEY["15"][3] == "c"
-    candidate, head = (report.load_asset(f"validation_v2/{name}.json") for name in ("batch64", "head0.1"))
+    candidate, head = (report.load_asset(f"validation_head_dropout/{name}.json") for name in ("batch64", "head0.1"))
     gain = report.paired_gain(head, candidate)
     assert 1 < (0.03 - gain["mean"]) / gain["se"] < 2  # the key's answer is the data's: within two SE
     for answer in (" C ", "(c)", "c."):

@@ -201,7 +201,7 @@ def test_the_binomial_error_of_one_test_set_is_in_the_headline():
 
 
 def test_a_studys_label_adds_the_options_its_saved_command_left_unsaid():
-    """tiny_seeds_v1.json trained SeparableNet without its head Dropout when that was the
+    """tiny_seeds_no_head_dropout.json trained SeparableNet without its head Dropout when that was the
     default: its row says --head-dropout 0, or the command would train another model today."""
     row = next(line for line in report.studies_summary().splitlines() if "3,800-parameter" in line)
     assert "--lr 0.1 --head-dropout 0`" in row and "99.420%" in row

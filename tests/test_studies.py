@@ -339,3 +339,16 @@ def test_a_study_with_features_measures_each_seeds_own_trained_model(tmp_path, m
         assert row["feature_share"] == train.largest_feature_share(model, test)
         assert row["dropped_tenth_acc"] == train.accuracy_with_features_dropped(model, test)
     assert study["per_seed"][0]["feature_share"] != study["per_seed"][1]["feature_share"]
+
+
+
+def test_every_asset_is_described_in_the_assets_readme():
+    """assets/README.md has a row for every file and folder directly under assets/, and no row
+    for one that is not there: a learner browsing assets/ can look any of them up."""
+    import re
+    rows = [line.split("|")[1] for line in (report.ASSETS / "README.md").read_text().splitlines()
+            if line.startswith("| `")]
+    described = {name for row in rows for name in re.findall(r"`([^`]+)`", row)}
+    present = {p.name + ("/" if p.is_dir() else "") for p in report.ASSETS.iterdir()} - {"README.md"}
+    assert not present - described, f"no row in assets/README.md: {sorted(present - described)}"
+    assert not described - present, f"a row in assets/README.md, not in assets/: {sorted(described - present)}"

@@ -83,7 +83,7 @@ def load_asset(name):
 
 # Options a study's saved command leaves out because they were the model's default when it
 # ran, and must be typed now to train the same model.
-UNSAID_OPTIONS = {"tiny_seeds_v1.json": "--head-dropout 0"}
+UNSAID_OPTIONS = {"tiny_seeds_no_head_dropout.json": "--head-dropout 0"}
 
 
 def load_study(name):
@@ -418,7 +418,7 @@ def step_gains_table(studies):
 
 
 def versions_table(before, after):
-    """The final model without its head Dropout (its study, seeds_v1.json) against the one
+    """The final model without its head Dropout (its study, seeds_no_head_dropout.json) against the one
     with it, on the test seeds they share. The first study's saved command builds the model
     with its head Dropout today, so its label says `--head-dropout 0`."""
     before = dict(before, command=f"{before['command']} --head-dropout 0")
@@ -525,7 +525,7 @@ STUDIES = {
     "seeds.json": "float32, 2 CPU cores",
     "seeds_bf16.json": "bf16, 2 CPU cores",
     "seeds_cuda.json": "H100, batch 512; previous final model, no head Dropout",
-    "tiny_seeds_v1.json": "notebook 13's 3,800-parameter model",
+    "tiny_seeds_no_head_dropout.json": "notebook 13's 3,800-parameter model",
 }
 
 
