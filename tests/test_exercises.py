@@ -172,3 +172,22 @@ def test_the_expected_answers_are_recorded_when_asked(tmp_path, monkeypatch, cap
     check("b", "c", hint="six")
     assert record.read_text().splitlines() == ['{"expected": 5770, "hint": "count layer by layer"}',
                                                '{"expected": "c", "hint": "six"}']
+
+
+def test_a_typical_slip_gets_its_own_hint_and_a_right_answer_never_does(capsys):
+    slips = {0.058: "that is the spread; divide it by the square root of n"}
+    hint = ("the idea", "a closer step")
+    assert check(0.0583, 0.018, hint, tolerance=0.0005, slips=slips, slip_tolerance=0.001) is False
+    printed = capsys.readouterr().out
+    assert "hint: that is the spread" in printed and "the idea" not in printed
+    assert check(0.5, 0.018, hint, tolerance=0.0005, slips=slips) is False  # no slip: the stepped hint
+    assert "hint 1: the idea" in capsys.readouterr().out
+    assert check(0.018, 0.018, hint, slips={0.018: "a slip that is the answer"}) is True
+    assert "slip" not in capsys.readouterr().out
+
+
+def test_an_answer_right_to_one_decimal_fewer_passes_and_is_told_the_rest(capsys):
+    assert check("0.02", 0.0183, tolerance=0.0005, decimals=3) is True
+    assert "right to 2 decimals; to 3 it is 0.018" in capsys.readouterr().out
+    assert check("0.01", 0.0183, tolerance=0.0005, decimals=3) is False  # a wrong rounding
+    assert check(0.018, 0.0183, tolerance=0.0005, decimals=3) is True

@@ -123,7 +123,8 @@ def _record(expected, hint):
         f.write(json.dumps(dict(expected=expected, hint=first or "")) + "\n")
 
 
-def check(answer, expected, hint="", tolerance=0.0, choices=None):
+def check(answer, expected, hint="", tolerance=0.0, choices=None, slips=None, slip_tolerance=None,
+          decimals=None):
     """Compare the learner's `answer` with `expected` and say so.
 
     - numbers (or text that is one): right within `tolerance`; give the tolerance a fair
@@ -137,6 +138,10 @@ def check(answer, expected, hint="", tolerance=0.0, choices=None):
       `expected` is looked at (it may be None: an experiment behind it runs for a choice only).
     `hint` is one hint, or a tuple of hints from the idea to a closer step (never the
     numbers filled in): one more after each wrong answer.
+    - `slips`, {value: text}: a wrong number within `slip_tolerance` (default: `tolerance`)
+      of a typical slip's value gets that slip's text as its hint, since it names the mistake;
+    - `decimals`, the decimals a question asks for: an answer right to one decimal fewer is
+      right too (a fair rounding), and the check says the value to all the decimals asked.
     """
     try:
         _record(expected, hint)
@@ -161,7 +166,15 @@ def check(answer, expected, hint="", tolerance=0.0, choices=None):
             number = as_number(answer)
         except ValueError as error:
             return _say(False, f"not yet: {error}.", hint)
-        ok = abs(number - as_number(expected)) <= tolerance
+        wanted = as_number(expected)
+        ok = abs(number - wanted) <= tolerance
+        if not ok and decimals and abs(number - round(wanted, decimals - 1)) < 1e-9:
+            return _say(True, f"right: you answered {number:,}, right to {decimals - 1} decimals; "
+                              f"to {decimals} it is {wanted:.{decimals}f}.", "")
+        if not ok and slips:
+            near = tolerance if slip_tolerance is None else slip_tolerance
+            hint = next(((text,) for value, text in slips.items()
+                         if abs(number - value) <= near), hint)
         return _say(ok, f"{'right' if ok else 'not yet'}: you answered {number:,}.", hint)
     except Exception as error:  # a check never stops the notebook
         return _say(False, f"this answer could not be checked ({type(error).__name__}: {error}).",
