@@ -12,7 +12,8 @@ from utils.models import build_model
 @pytest.mark.parametrize("written, value", [
     (42, 42), (0.9, 0.9), ("42", 42), (" 1,234 ", 1234), ("99.4%", 99.4),
     ("15 * 60_000", 900_000), ("0.05 / 10", 0.005), ("-2 ** 3", -8), ("(3 - 1) * 4", 8),
-    ("0.15 points", 0.15), ("1 point", 1)])
+    ("0.15 points", 0.15), ("1 point", 1), ("about 800", 800), ("~ 2,400", 2400), ("19 pixels", 19),
+    ("798 parameters", 798), ("\u22120.15", -0.15), ("10 080", 10080), ("five", 5), ("2.4e3", 2400)])
 def test_numbers_may_be_written_as_text_or_arithmetic(written, value):
     assert as_number(written) == pytest.approx(value)
 
@@ -37,7 +38,7 @@ def test_a_wrong_answer_says_not_yet_with_the_hint(capsys):
 
 def test_text_and_arithmetic_answers_are_numbers(capsys):
     assert check("0.05 / 10", 0.005) and check("1,152", 1152)
-    assert not check("twelve", 12)
+    assert not check("a dozen", 12)
     assert "is not a number" in capsys.readouterr().out
 
 
@@ -191,3 +192,23 @@ def test_an_answer_right_to_one_decimal_fewer_passes_and_is_told_the_rest(capsys
     assert "right to 2 decimals; to 3 it is 0.018" in capsys.readouterr().out
     assert check("0.01", 0.0183, tolerance=0.0005, decimals=3) is False  # a wrong rounding
     assert check(0.018, 0.0183, tolerance=0.0005, decimals=3) is True
+
+
+def test_a_percentage_where_a_fraction_is_asked_is_the_same_answer(capsys):
+    assert check("34.9%", 0.3487, tolerance=0.001) is True
+    assert check("99.4%", 99.4) is True  # a percentage asked in percent stays one
+    assert check("35%", 0.3487, tolerance=0.001) is False
+
+
+def test_a_choice_answered_with_anything_but_one_letter_is_told_to_answer_with_a_letter(capsys, monkeypatch):
+    monkeypatch.setitem(KEY, "99", {2: "c"})
+    assert check_key("banana", "99", 2, hint="the topic") is False
+    printed = capsys.readouterr().out
+    assert "answer with the letter of one option" in printed and "the topic" not in printed
+    assert check_key("", "99", 2) is False and "letter of one option" in capsys.readouterr().out
+    assert check_key(None, "99", 2) is False and "not answered yet" in capsys.readouterr().out
+
+
+def test_whole_numbers_can_be_the_options_of_a_choice():
+    assert as_choice(5, ("2", "5", "7")) == "5" and as_choice("7", "257") == "7"
+    assert as_choice(6, ("2", "5", "7")) is None and as_choice(True, ("1",)) is None

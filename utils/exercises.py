@@ -43,8 +43,12 @@ def as_number(answer):
         return answer.item()
     if not isinstance(answer, str):
         raise ValueError(f"{type(answer).__name__} is not a number")
-    text = re.sub(r"\s*points?$", "", answer.strip())  # "0.15 points": the unit a question asks in
-    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text.rstrip("%").strip())
+    text = answer.strip().replace("\u2212", "-")  # a typographic minus
+    if text.lower() in _WORDS:
+        return _WORDS[text.lower()]
+    text = re.sub(r"^(about|around|roughly|approximately|approx\.?|~|≈)\s*", "", text, flags=re.I)
+    text = re.sub(r"(?<=[\d%)])\s*[A-Za-z][A-Za-z ]*$", "", text)  # a unit: "0.15 points", "19 pixels"
+    text = re.sub(r"(?<=\d)[, \u202f\u2009](?=\d{3}\b)", "", text.rstrip("%").strip())  # 1,234 or 1 234
 
     def value(node):
         if isinstance(node, ast.Constant) and type(node.value) in (int, float):
@@ -62,6 +66,10 @@ def as_number(answer):
         return value(ast.parse(text, mode="eval").body)
     except SyntaxError:
         raise ValueError(f"{answer!r} is not a number or arithmetic on numbers") from None
+
+
+_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven "
+                                      "twelve".split())}
 
 
 class ReturnedNothing:
@@ -89,8 +97,10 @@ def _as_word(text):
 
 def as_choice(answer, options):
     """The letter of a multiple choice ("b", " B", "(b)", "b."), or None where `answer` is
-    none of `options`: an experiment behind the check runs only for a real choice."""
-    given = _as_word(answer) if isinstance(answer, str) else None
+    none of `options`: an experiment behind the check runs only for a real choice. Options may
+    be whole numbers, given as text: as_choice(5, ("2", "5", "7")) is "5"."""
+    whole = isinstance(answer, int) and not isinstance(answer, bool)
+    given = _as_word(answer) if isinstance(answer, str) or whole else None
     return given if given in list(options) else None  # a list: "ab" is not a choice of "abcd"
 
 
@@ -168,6 +178,8 @@ def check(answer, expected, hint="", tolerance=0.0, choices=None, slips=None, sl
             return _say(False, f"not yet: {error}.", hint)
         wanted = as_number(expected)
         ok = abs(number - wanted) <= tolerance
+        if not ok and isinstance(answer, str) and answer.strip().endswith("%") and abs(number / 100 - wanted) <= tolerance:
+            number, ok = number / 100, True  # "34.9%" where a fraction is asked: the same answer
         if not ok and decimals and abs(number - round(wanted, decimals - 1)) < 1e-9:
             return _say(True, f"right: you answered {number:,}, right to {decimals - 1} decimals; "
                               f"to {decimals} it is {wanted:.{decimals}f}.", "")
@@ -189,6 +201,10 @@ def check_key(answer, notebook, number, hint=""):
     except KeyError:
         return _say(False, f"the answer key has no exercise {number} of notebook {notebook} "
                            "(utils/answers.py): this check cannot say.", "")
+    if len(str(expected)) == 1 and answer is not None and answer is not ... and \
+            not isinstance(answer, BaseException) and len(_as_word(answer)) != 1:
+        _record(expected, hint)
+        return _say(False, f"not yet: you answered {answer!r}; answer with the letter of one option.", "")
     return check(answer, expected, hint)
 
 
