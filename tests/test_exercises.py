@@ -13,13 +13,14 @@ from utils.models import build_model
     (42, 42), (0.9, 0.9), ("42", 42), (" 1,234 ", 1234), ("99.4%", 99.4),
     ("15 * 60_000", 900_000), ("0.05 / 10", 0.005), ("-2 ** 3", -8), ("(3 - 1) * 4", 8),
     ("0.15 points", 0.15), ("1 point", 1), ("about 800", 800), ("~ 2,400", 2400), ("19 pixels", 19),
-    ("798 parameters", 798), ("\u22120.15", -0.15), ("10 080", 10080), ("five", 5), ("2.4e3", 2400)])
+    ("798 parameters", 798), ("\u22120.15", -0.15), ("10 080", 10080), ("five", 5), ("2.4e3", 2400), ("±0.055", 0.055), ("4x", 4), ("4×", 4),
+    ("2,424 images/s", 2424)])
 def test_numbers_may_be_written_as_text_or_arithmetic(written, value):
     assert as_number(written) == pytest.approx(value)
 
 
 @pytest.mark.parametrize("written", ["__import__('os')", "x + 1", "1e3.5", "[1]", True, [1], "points",
-                                     "2 ** 1000 ** 1000"])  # a power that would never end
+                                     "2 ** 1000 ** 1000", 10 ** 400])  # a power that would never end
 def test_anything_but_arithmetic_is_refused_not_evaluated(written):
     with pytest.raises(ValueError):
         as_number(written)
@@ -187,9 +188,13 @@ def test_a_typical_slip_gets_its_own_hint_and_a_right_answer_never_does(capsys):
     assert "slip" not in capsys.readouterr().out
 
 
-def test_an_answer_right_to_one_decimal_fewer_passes_and_is_told_the_rest(capsys):
-    assert check("0.02", 0.0183, tolerance=0.0005, decimals=3) is True
-    assert "right to 2 decimals; to 3 it is 0.018" in capsys.readouterr().out
+def test_an_answer_to_one_decimal_fewer_is_asked_for_one_more_and_costs_no_hint(capsys):
+    hint = ("the idea of decimals", "a closer step")
+    assert check("0.02", 0.0183, hint, tolerance=0.0005, decimals=3) is False
+    printed = capsys.readouterr().out
+    assert "the question asks for 3: give one more" in printed and "hint" not in printed
+    assert check("0.5", 0.0183, hint, tolerance=0.0005, decimals=3) is False
+    assert "hint 1: the idea of decimals" in capsys.readouterr().out  # the first real try: the first hint
     assert check("0.01", 0.0183, tolerance=0.0005, decimals=3) is False  # a wrong rounding
     assert check(0.018, 0.0183, tolerance=0.0005, decimals=3) is True
 
@@ -212,3 +217,10 @@ def test_a_choice_answered_with_anything_but_one_letter_is_told_to_answer_with_a
 def test_whole_numbers_can_be_the_options_of_a_choice():
     assert as_choice(5, ("2", "5", "7")) == "5" and as_choice("7", "257") == "7"
     assert as_choice(6, ("2", "5", "7")) is None and as_choice(True, ("1",)) is None
+
+
+def test_an_answer_that_is_not_a_number_does_not_use_up_a_hint(capsys):
+    hint = ("the idea of counting", "a closer step")
+    assert check("banana", 3, hint) is False and check("4", 3, hint) is False
+    printed = capsys.readouterr().out
+    assert printed.count("hint 1: the idea of counting") == 2 and "hint 2" not in printed

@@ -38,6 +38,8 @@ def as_number(answer):
     if isinstance(answer, bool):
         raise ValueError("True or False is not a number")
     if isinstance(answer, (int, float)):
+        if abs(answer) > 1e300:  # 10**400 is no answer here, and would overflow a float
+            raise ValueError("that number is too large to be an answer here")
         return answer
     if isinstance(answer, torch.Tensor) and answer.numel() == 1:
         return answer.item()
@@ -46,8 +48,8 @@ def as_number(answer):
     text = answer.strip().replace("\u2212", "-")  # a typographic minus
     if text.lower() in _WORDS:
         return _WORDS[text.lower()]
-    text = re.sub(r"^(about|around|roughly|approximately|approx\.?|~|≈)\s*", "", text, flags=re.I)
-    text = re.sub(r"(?<=[\d%)])\s*[A-Za-z][A-Za-z ]*$", "", text)  # a unit: "0.15 points", "19 pixels"
+    text = re.sub(r"^(about|around|roughly|approximately|approx\.?|~|≈|±)\s*", "", text, flags=re.I)
+    text = re.sub(r"(?<=[\d%)])\s*([A-Za-z][A-Za-z /]*|×)$", "", text)  # a unit: "0.15 points", "2,424 images/s", "4x"
     text = re.sub(r"(?<=\d)[, \u202f\u2009](?=\d{3}\b)", "", text.rstrip("%").strip())  # 1,234 or 1 234
 
     def value(node):
@@ -107,14 +109,15 @@ def as_choice(answer, options):
 _wrong_tries = collections.Counter()  # per exercise (its hints): how many wrong answers so far
 
 
-def _say(ok, message, hint):
+def _say(ok, message, hint, counts=True):
     """Print the verdict, and after a wrong answer a hint: with hints given as a tuple, the
-    first after the first wrong try, the next (closer) one after the second, and so on."""
+    first after the first wrong try, the next (closer) one after the second, and so on. An
+    answer that is not yet a real try (not a number, too few decimals) does not count."""
     print(f"{RIGHT if ok else NOT_YET} {message}")
     if not ok and hint:
         hints = hint if isinstance(hint, tuple) else (hint,)
         tries = _wrong_tries[hints]
-        _wrong_tries[hints] += 1
+        _wrong_tries[hints] += counts
         print(f"   hint{f' {min(tries, len(hints) - 1) + 1}' if len(hints) > 1 else ''}: "
               f"{hints[min(tries, len(hints) - 1)]}")
     return ok
@@ -151,7 +154,7 @@ def check(answer, expected, hint="", tolerance=0.0, choices=None, slips=None, sl
     - `slips`, {value: text}: a wrong number within `slip_tolerance` (default: `tolerance`)
       of a typical slip's value gets that slip's text as its hint, since it names the mistake;
     - `decimals`, the decimals a question asks for: an answer right to one decimal fewer is
-      right too (a fair rounding), and the check says the value to all the decimals asked.
+      told to give one more, since at fewer decimals a typical slip rounds to the same value.
     """
     try:
         _record(expected, hint)
@@ -175,14 +178,14 @@ def check(answer, expected, hint="", tolerance=0.0, choices=None, slips=None, sl
         try:
             number = as_number(answer)
         except ValueError as error:
-            return _say(False, f"not yet: {error}.", hint)
+            return _say(False, f"not yet: {error}.", hint, counts=False)
         wanted = as_number(expected)
         ok = abs(number - wanted) <= tolerance
         if not ok and isinstance(answer, str) and answer.strip().endswith("%") and abs(number / 100 - wanted) <= tolerance:
             number, ok = number / 100, True  # "34.9%" where a fraction is asked: the same answer
         if not ok and decimals and abs(number - round(wanted, decimals - 1)) < 1e-9:
-            return _say(True, f"right: you answered {number:,}, right to {decimals - 1} decimals; "
-                              f"to {decimals} it is {wanted:.{decimals}f}.", "")
+            return _say(False, f"not yet: you answered {number:,}, which is {decimals - 1} decimals; "
+                               f"the question asks for {decimals}: give one more.", "")
         if not ok and slips:
             near = tolerance if slip_tolerance is None else slip_tolerance
             hint = next(((text,) for value, text in slips.items()
