@@ -43,9 +43,12 @@ def test_the_digit_that_survives_being_turned_over_is_the_one_measured():
     for ok in (5, "5", 5.0):
         out = answer(ok)
         assert out.startswith("✅") and "5s 90%" in out and "7s 5%" in out, out
-    for wrong in [2, 7, 8] + WRONG:
+    for wrong in (2, 7):
         out = answer(wrong)
         assert out.startswith("❌") and "hint" in out and "turned over" in out, (wrong, out)
+    for nonsense in [8] + WRONG:  # not one of the options: refused before the experiment shows its result
+        out = answer(nonsense)
+        assert out.startswith("❌") and "answer with one of 2, 5, 7" in out and "turned over" not in out, (nonsense, out)
     shares[2] = 0.95  # the answer is what the model measures, not a typed-in digit
     assert answer(2).startswith("✅") and answer(5).startswith("❌")
 
@@ -74,33 +77,35 @@ def test_a_shift_in_pixels_as_a_fraction_of_the_size_in_either_form():
     assert run("exercises.check(given", test_loader=bigger, t_for_2_pixels=2 / 32).startswith("✅")
 
 
-def test_the_warp_is_right_only_before_normalizing():
+def test_the_test_loader_is_right_only_without_augmentation():
     torch.manual_seed(0)
-    images = (torch.rand(80, 1, 28, 28) * 255).to(torch.uint8)
-    test_loader = SimpleNamespace(images=images, labels=torch.zeros(80, dtype=torch.long))
+    images = (torch.rand(300, 1, 28, 28) * 255).to(torch.uint8)
+    labels = torch.zeros(300, dtype=torch.long)
+    test_loader = SimpleNamespace(images=images, labels=labels)
     names = dict(device=torch.device("cpu"), augment=data.Augment(degrees=10, translate=0.1, scale=0.1))
-    broken = function_from("def warped_for_the_model", "warped_for_the_model", dict(names, torch=torch, data=data))
+    broken = function_from("def make_loaders", "make_loaders", dict(names, torch=torch, data=data))
 
-    def fixed(images, generator):
-        x = images.float().div(255)
-        return (names["augment"].batch(x, generator) - data.MEAN) / data.STD
+    def fixed(train_images, train_labels, test_images, test_labels, augment):
+        train = data.TensorLoader(train_images, train_labels, batch_size=128, shuffle=True, augment=augment, seed=0)
+        return train, data.TensorLoader(test_images, test_labels, batch_size=1000)
 
-    answer = lambda a: run("exercises.check(yours", test_loader=test_loader, fixed_warp=a, **names)
+    answer = lambda a: run("exercises.check(yours", test_loader=test_loader, fixed_loaders=a, **names)
     assert answer(None) == NOT_ANSWERED
     out = answer(broken)
-    assert out.startswith("❌") and "background" in out, out
+    assert out.startswith("❌") and "largest difference" in out and "hint" in out, out
     assert answer(fixed).startswith("✅")
-    def forgot_return(images, generator):
-        broken(images, generator)
+    out = answer(lambda *args: fixed(*args)[::-1])  # the loaders swapped: the training one shuffles and warps
+    assert out.startswith("❌"), out
+
+    def forgot_return(*args):
+        fixed(*args)
 
     out = answer(forgot_return)
     assert out.startswith("❌") and "returned None" in out and "hint" not in out, out
-    out = answer(lambda images, generator: images[:, :, :5])  # a wrong shape
-    assert out.startswith("❌") and "shape" in out
-    for junk in (3, "abc", lambda images: images):  # not a function of (images, generator): it raises
+    for junk in (3, "abc", lambda images: images):  # not a function of the five: it raises
         out = answer(junk)
         assert out.startswith("❌") and "your code stopped with" in out, (junk, out)
-    assert printed(code_cell(NOTEBOOK, "def warped_for_the_model"), dict(names, torch=torch, data=data)) == ""
+    assert printed(code_cell(NOTEBOOK, "def make_loaders"), dict(names, torch=torch, data=data)) == ""
 
 
 def test_the_unseen_variations_are_what_the_notebook_says():

@@ -38,8 +38,9 @@ def test_the_standard_error_of_three_steps_together():
     assert "unpaired" in answer(unpaired)
     summed = sum(g["se"] for step, g in report.step_gains(studies).items() if step in ("08", "09", "10"))
     assert "do not add up" in answer(summed)
-    for fair in (round(right, 2), f"{round(right, 2):.3f}"):  # two decimals pass, with a note
-        assert answer(fair).startswith("✅") and "right to two decimals" in answer(fair), fair
+    for short in (round(right, 2), f"{round(right, 2):.3f}"):  # two decimals: asked for three, no hint spent
+        out = answer(short)
+        assert out.startswith("❌") and "give one more" in out and "hint" not in out, short
     for wrong in [report.step_gains(studies)["10"]["se"], round(right, 1)] + WRONG:  # the table's row
         assert answer(wrong).startswith("❌"), wrong
 

@@ -56,7 +56,7 @@ def test_the_standard_error_check():
     two_decimals = round(right, 2)
     for answer in (two_decimals, f"{two_decimals:.2f}", f"{two_decimals:.3f}"):  # 0.03 and "0.030" alike
         out = run(answer)
-        assert out.startswith("✅") and "right to two decimals" in out, answer
+        assert out.startswith("❌") and "give one more" in out and "hint" not in out, answer
     assert "standard deviation of the differences" in run(statistics.stdev(d))
     assert "statistics.pstdev" in run(statistics.pstdev(d) / math.sqrt(len(d)))
     assert "statistics.pstdev" in run(f"{statistics.pstdev(d) / math.sqrt(len(d)):.3f}")  # text or number alike
@@ -100,7 +100,7 @@ def test_the_95_percent_range_check():
         assert run(answer).startswith("✅"), answer
     for answer in (round(2.78 * se, 2), f"{2.78 * se:.2f}", f"{round(2.78 * se, 2):.3f}"):
         out = run(answer)
-        assert out.startswith("✅") and "right to two decimals" in out, answer
+        assert out.startswith("❌") and "give one more" in out and "hint" not in out, answer
     assert "Student's t" in run(2 * se)
     assert "ten seeds" in run(2.26 * se)
     assert "one new run" in run(2 * statistics.stdev(FIVE))

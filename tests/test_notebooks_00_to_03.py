@@ -67,9 +67,12 @@ def assert_choice(notebook, number, name, cell_names=None):
     assert run(check, dict(names, **{name: None})) == NOT_ANSWERED
     for form in [right, right.upper(), f"({right})", f" {right}."]:
         assert run(check, dict(names, **{name: form})).startswith("✅"), form
-    for wrong in sorted({"a", "b", "c"} - {right}) + WRONG:
+    for wrong in sorted({"a", "b", "c"} - {right}):
         out = run(check, dict(names, **{name: wrong}))
         assert out.startswith("❌") and "hint" in out, (wrong, out)
+    for nonsense in WRONG:  # not a letter: told to answer with one, with no topic hint spent
+        out = run(check, dict(names, **{name: nonsense}))
+        assert out.startswith("❌") and "hint" not in out, (nonsense, out)
 
 
 # --- 00 the data ---------------------------------------------------------------------------

@@ -132,7 +132,8 @@ def test_04_running_mean_prediction_is_checked_against_the_calls(bn04):
     for right in [0.9 ** 10, "0.9 ** 10", 0.35, "0.349"]:
         assert answer(right).startswith("✅"), right
     assert answer(0.729, calls=3).startswith("✅")
-    for wrong in [0.9, 0.0, 0.1 ** 10, "35%", 0.3] + ODD:
+    assert answer("34.9%").startswith("✅")  # a percentage where a fraction is asked: the same answer
+    for wrong in [0.9, 0.0, 0.1 ** 10, "3%", 0.3] + ODD:
         assert answer(wrong).startswith("❌"), wrong
     assert torch.equal(bn04["bn"].running_mean, committed(LightBN(), "04")[0][1].running_mean)  # untouched
 
@@ -204,7 +205,8 @@ def test_05_the_spread_of_dropout_is_predicted_then_measured():
     for right in [0.5, "(0.2 / 0.8) ** 0.5", "0.50", 0.49]:
         assert answer(right).startswith("✅"), right
     assert answer(1, rate=0.5).startswith("✅")
-    for wrong in [1, 0.25, 0.2, 0.8, "50%"] + ODD:
+    assert answer("50%").startswith("✅")  # a percentage where a fraction is asked: the same answer
+    for wrong in [1, 0.25, 0.2, 0.8, "25%"] + ODD:
         assert answer(wrong).startswith("❌"), wrong
 
 
@@ -225,7 +227,7 @@ def test_05_channels_zeroed_accepts_the_expectation_and_one_calls_count(drop05):
 
 def test_05_predict_with_dropout_left_on_fails_until_fixed(drop05):
     broken = code_cell("05_dropout.ipynb", "def predict(")
-    check = code_cell("05_dropout.ipynb", "predict(just_trained, x)")
+    check = code_cell("05_dropout.ipynb", "exercises.call(predict, just_trained, x)")
     base = dict(model=drop05["model"], x=drop05["x"])
     assert not_answered(run(check, **names_after(broken, **base)))
     assert run(check, **dict(names_after(broken, **base), fixed=True)).startswith("❌")
@@ -275,12 +277,12 @@ def test_06_parameters_saved_on_a_padded_map_follow_the_learners_widths(gap06):
     assert answer(24 * 64 * 10 + 10 - 250, edited).startswith("✅")
     assert answer(10_080, edited).startswith("❌")
     out = answer(10_080, edited)  # the second hint names the widths, read from the edited model
-    assert out.startswith("❌") and "24-to-10" in out and "16-to-10" not in out
+    assert out.startswith("❌") and "kernel that large" in out and "16-to-10" not in out  # no size typed in
 
 
 def test_06_shifted_digits_prediction_is_checked_against_the_measurement(gap06):
     setup = code_cell("06_gap.ipynb", "loses_more = None")
-    check = code_cell("06_gap.ipynb", "exercises.check(loses_more")
+    check = code_cell("06_gap.ipynb", "exercises.check(answer, measured")
     names = names_after(setup, **gap06)
     answer = lambda a, shift=3: run(check, **dict(names, loses_more=a, shift=shift))
     assert not_answered(answer(None))
@@ -369,7 +371,7 @@ def test_07_where_the_time_goes_is_measured(model07):
 
 def test_07_widths_that_do_not_match_fail_until_fixed(model07):
     broken = code_cell("07_capacity.ipynb", "def wider_net(")
-    check = code_cell("07_capacity.ipynb", "exercises.check(wider_parameters")
+    check = code_cell("07_capacity.ipynb", "exercises.check(wider_layout")
     base = dict(ScaledFinalNet=ScaledFinalNet)
     assert not_answered(run(check, **names_after(broken, **base)))
     out = run(check, **dict(names_after(broken, **base), fixed=True))

@@ -101,6 +101,8 @@ def as_choice(answer, options):
     """The letter of a multiple choice ("b", " B", "(b)", "b."), or None where `answer` is
     none of `options`: an experiment behind the check runs only for a real choice. Options may
     be whole numbers, given as text: as_choice(5, ("2", "5", "7")) is "5"."""
+    if isinstance(answer, float) and answer.is_integer():
+        answer = int(answer)  # 5.0 is the option 5
     whole = isinstance(answer, int) and not isinstance(answer, bool)
     given = _as_word(answer) if isinstance(answer, str) or whole else None
     return given if given in list(options) else None  # a list: "ab" is not a choice of "abcd"
@@ -205,7 +207,7 @@ def check_key(answer, notebook, number, hint=""):
         return _say(False, f"the answer key has no exercise {number} of notebook {notebook} "
                            "(utils/answers.py): this check cannot say.", "")
     if len(str(expected)) == 1 and answer is not None and answer is not ... and \
-            not isinstance(answer, BaseException) and len(_as_word(answer)) != 1:
+            not isinstance(answer, BaseException) and not re.fullmatch(r"[a-z]", _as_word(answer)):
         _record(expected, hint)
         return _say(False, f"not yet: you answered {answer!r}; answer with the letter of one option.", "")
     return check(answer, expected, hint)
