@@ -200,9 +200,10 @@ def test_an_answer_to_one_decimal_fewer_is_asked_for_one_more_and_costs_no_hint(
 
 
 def test_a_percentage_where_a_fraction_is_asked_is_the_same_answer(capsys):
-    assert check("34.9%", 0.3487, tolerance=0.001) is True
+    assert check("34.9%", 0.3487, tolerance=0.001, fraction=True) is True
     assert check("99.4%", 99.4) is True  # a percentage asked in percent stays one
-    assert check("35%", 0.3487, tolerance=0.001) is False
+    assert check("35%", 0.3487, tolerance=0.001, fraction=True) is False
+    assert check("2.9%", 0.029, tolerance=0.0005) is False  # points asked: a percentage is another unit
 
 
 def test_a_choice_answered_with_anything_but_one_letter_is_told_to_answer_with_a_letter(capsys, monkeypatch):

@@ -96,6 +96,9 @@ def test_the_test_loader_is_right_only_without_augmentation():
     assert answer(fixed).startswith("✅")
     out = answer(lambda *args: fixed(*args)[::-1])  # the loaders swapped: the training one shuffles and warps
     assert out.startswith("❌"), out
+    no_warp = lambda *args: (data.TensorLoader(*args[:2], batch_size=128), data.TensorLoader(*args[2:4]))
+    out = answer(no_warp)  # augmentation taken from both loaders: the test loader is right, training lost it
+    assert out.startswith("❌") and "training loader no longer warps" in out, out
 
     def forgot_return(*args):
         fixed(*args)

@@ -139,7 +139,7 @@ def _record(expected, hint):
 
 
 def check(answer, expected, hint="", tolerance=0.0, choices=None, slips=None, slip_tolerance=None,
-          decimals=None):
+          decimals=None, fraction=False):
     """Compare the learner's `answer` with `expected` and say so.
 
     - numbers (or text that is one): right within `tolerance`; give the tolerance a fair
@@ -156,7 +156,8 @@ def check(answer, expected, hint="", tolerance=0.0, choices=None, slips=None, sl
     - `slips`, {value: text}: a wrong number within `slip_tolerance` (default: `tolerance`)
       of a typical slip's value gets that slip's text as its hint, since it names the mistake;
     - `decimals`, the decimals a question asks for: an answer right to one decimal fewer is
-      told to give one more, since at fewer decimals a typical slip rounds to the same value.
+      told to give one more, since at fewer decimals a typical slip rounds to the same value;
+    - `fraction`: the question asks for a fraction, so "34.9%" is read as 0.349.
     """
     try:
         _record(expected, hint)
@@ -183,7 +184,8 @@ def check(answer, expected, hint="", tolerance=0.0, choices=None, slips=None, sl
             return _say(False, f"not yet: {error}.", hint, counts=False)
         wanted = as_number(expected)
         ok = abs(number - wanted) <= tolerance
-        if not ok and isinstance(answer, str) and answer.strip().endswith("%") and abs(number / 100 - wanted) <= tolerance:
+        if not ok and fraction and isinstance(answer, str) and answer.strip().endswith("%") \
+                and abs(number / 100 - wanted) <= tolerance:
             number, ok = number / 100, True  # "34.9%" where a fraction is asked: the same answer
         if not ok and decimals and abs(number - round(wanted, decimals - 1)) < 1e-9:
             return _say(False, f"not yet: you answered {number:,}, which is {decimals - 1} decimals; "
