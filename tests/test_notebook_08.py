@@ -64,7 +64,7 @@ def test_with_step_07s_committed_model_the_5_survives_best():
 
 def test_a_shift_in_pixels_as_a_fraction_of_the_size_in_either_form():
     test_loader = SimpleNamespace(images=torch.zeros(10, 1, 28, 28, dtype=torch.uint8))
-    answer = lambda a: run("exercises.check(given", test_loader=test_loader, t_for_2_pixels=a)
+    answer = lambda a: run("exercises.check(t_for_2_pixels", test_loader=test_loader, t_for_2_pixels=a)
     assert answer(None) == NOT_ANSWERED
     for ok in (2 / 28, "2 / 28", 1 / 14, 0.0714, 0.071, 0.07, "7.14%", "7.1 %", " 7% ", "200 / 28 %"):
         assert answer(ok).startswith("✅"), ok
@@ -74,7 +74,7 @@ def test_a_shift_in_pixels_as_a_fraction_of_the_size_in_either_form():
         out = answer(wrong)
         assert out.startswith("❌") and "hint" in out, (wrong, out)
     bigger = SimpleNamespace(images=torch.zeros(10, 1, 32, 32, dtype=torch.uint8))  # read from the images
-    assert run("exercises.check(given", test_loader=bigger, t_for_2_pixels=2 / 32).startswith("✅")
+    assert run("exercises.check(t_for_2_pixels", test_loader=bigger, t_for_2_pixels=2 / 32).startswith("✅")
 
 
 def test_the_test_loader_is_right_only_without_augmentation():
